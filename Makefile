@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make run` and `make test`. Both create .venv when missing,
+# install the project with the pinned set in constraints.txt, and are no-ops when already set up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOME_DIR ?= $(CURDIR)
+export DO_NOT_TRACK := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint lock clean help
+
+help:
+	@echo "make run    # set up .venv and run the whole pipeline on the bundled sample"
+	@echo "make test   # set up .venv and run the test suite"
+	@echo "make lint   # ruff"
+	@echo "make lock   # re-pin constraints.txt from a fresh resolve"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "netflix-elt needs Python 3.11+ (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/netflix-elt --home "$(HOME_DIR)" run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^netflix-elt' > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from netflix_elt.cli import main
+
+main()

@@ -1,0 +1,23 @@
+"""One error base class; every subclass carries the process exit code the CLI maps it to."""
+
+from __future__ import annotations
+
+
+class NetflixEltError(Exception):
+    """Base of every error the library raises on purpose. The message is one line for a user."""
+
+    exit_code = 1
+
+
+class InputError(NetflixEltError):
+    """Bad input or usage: a missing, empty or malformed file, a bad option. Exit code 2."""
+
+    exit_code = 2
+
+
+class BatchRejected(InputError):
+    """A drop was read but refused as a whole (missing key columns, too many bad lines)."""
+
+
+class PipelineError(NetflixEltError):
+    """A step failed for a reason that is not the input's fault. Exit code 1."""

@@ -1,0 +1,47 @@
+"""The working home: the one directory everything a run writes lives under."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "NETFLIX_ELT_HOME"
+WAREHOUSE_FILE = "netflix_dw.duckdb"
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def resolve(cls, explicit: str | os.PathLike[str] | None = None) -> Home:
+        """`--home DIR`, else `$NETFLIX_ELT_HOME`, else the current directory."""
+        chosen = explicit or os.environ.get(HOME_ENV) or Path.cwd()
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / WAREHOUSE_FILE
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "data" / "raw" / "netflix_titles"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "data" / "quarantine" / "netflix_titles"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space (transcoded inputs, DuckDB spill files); safe to delete between runs."""
+        return self.root / "tmp"
+
+    def ensure(self) -> Home:
+        for d in (self.root, self.raw_dir, self.quarantine_dir, self.logs_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return self

@@ -1,0 +1,513 @@
+"""Ingesting a drop: CSV -> immutable raw Parquet -> `raw_netflix_titles`, with a ledger row.
+
+The CSV is parsed by DuckDB's reader in strict mode with every dialect setting explicit (the
+sniffer guesses wrong on the 2020 release's backslash-escaped quotes). Lines DuckDB cannot parse,
+and repeated header lines, are quarantined with their line numbers and reasons. The batch is
+written once to a Parquet file under `data/raw/` and appended to the warehouse in the same
+transaction that marks its ledger row succeeded; row counts are checked at every hand-over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from netflix_elt import faults
+from netflix_elt.errors import BatchRejected, InputError, NetflixEltError, PipelineError
+from netflix_elt.home import Home
+from netflix_elt.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ColumnMapping, resolve_mapping
+from netflix_elt.source import PreparedSource, inspect_source, materialize_utf8
+from netflix_elt.warehouse import (
+    LEDGER_TABLE,
+    RAW_TABLE,
+    fetch_dicts,
+    recover_interrupted,
+    scratch,
+    transaction,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+DELIMITERS = (",", ";", "|", "\t")
+ESCAPES = ('"', "\\")  # RFC-4180 doubled quotes first, then backslash-escaped quotes
+MAX_LINE_BYTES = 64 * 1024 * 1024
+MODES = ("snapshot", "delta")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    mapping_overrides: dict[str, str] = field(default_factory=dict)
+    force: bool = False
+    max_reject_ratio: float = 0.01
+    mode: str = "snapshot"
+
+
+@dataclass
+class BatchResult:
+    source: Path
+    status: str  # succeeded | skipped | rejected | failed
+    batch_id: str | None = None
+    sha256: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    encoding: str | None = None
+    delimiter: str | None = None
+    escape: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    raw_path: Path | None = None
+    quarantine_path: Path | None = None
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class _Parsed:
+    table: str
+    escape: str
+    records: int  # records DuckDB returned, repeated headers included
+    rejected_lines: int
+    rejects_table: str | None
+
+
+def ingest_file(
+    home: Home, con: duckdb.DuckDBPyConnection, path: Path, options: IngestOptions | None = None
+) -> BatchResult:
+    """Ingest one drop. Returns a result for a loaded or skipped batch; raises InputError (or a
+    subclass) for input that cannot be loaded, PipelineError for anything else. A batch that
+    does not succeed leaves `raw_netflix_titles` and `data/raw/` exactly as they were."""
+    options = options or IngestOptions()
+    if options.mode not in MODES:
+        raise InputError(f"mode {options.mode!r} is not one of {', '.join(MODES)}")
+    started = time.monotonic()
+    path = Path(path).expanduser().absolute()
+    recover_interrupted(con, home)
+    info = inspect_source(path)
+
+    if not options.force:
+        prior = con.execute(
+            f"select batch_id from {LEDGER_TABLE} where source_sha256 = ? and status = 'succeeded' "
+            "order by started_at limit 1",
+            [info.sha256],
+        ).fetchone()
+        if prior:
+            log.info("%s: already loaded as batch %s; skipped", path.name, prior[0])
+            return BatchResult(
+                source=path,
+                status="skipped",
+                batch_id=prior[0],
+                sha256=info.sha256,
+                message=f"already loaded as batch {prior[0]} (same sha256); use --force to load it again",
+                seconds=time.monotonic() - started,
+            )
+
+    started_at = utcnow()
+    batch_id = f"{started_at:%Y%m%dT%H%M%S%f}Z_{info.sha256[:8]}"
+    result = BatchResult(source=path, status="running", batch_id=batch_id, sha256=info.sha256)
+    con.execute(
+        f"insert into {LEDGER_TABLE} (batch_id, source_path, source_sha256, source_bytes, compression, "
+        "encoding, mode, started_at, status) values (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+        [
+            batch_id,
+            str(path),
+            info.sha256,
+            info.size,
+            info.compression,
+            info.encoding,
+            options.mode,
+            started_at,
+        ],
+    )
+    log.info("%s: batch %s started (%s bytes, %s)", path.name, batch_id, f"{info.size:,}", info.encoding)
+
+    sc = scratch(home)
+    src: PreparedSource | None = None
+    try:
+        src = materialize_utf8(info, home.tmp_dir, batch_id)
+        result.encoding = src.encoding
+        if src.encoding_warning:
+            result.warnings.append(src.encoding_warning)
+        _load(home, con, sc, src, options, result, started_at)
+    except BaseException as exc:
+        status = "rejected" if isinstance(exc, InputError) else "failed"
+        message = str(exc) if isinstance(exc, NetflixEltError) else f"{type(exc).__name__}: {exc}"
+        result.status, result.message = status, message
+        if result.raw_path is not None:
+            result.raw_path.unlink(missing_ok=True)
+            result.raw_path = None
+        _finish_ledger(con, result, status)
+        log.error("%s: batch %s %s: %s", path.name, batch_id, status, message, extra={"console": False})
+        raise
+    finally:
+        sc.close()
+        if src is not None and src.transcoded:
+            src.read_path.unlink(missing_ok=True)
+    result.seconds = time.monotonic() - started
+    log.info(
+        "%s: batch %s loaded %s rows (%s quarantined) in %.2fs",
+        path.name,
+        batch_id,
+        f"{result.rows_loaded:,}",
+        f"{result.rows_quarantined:,}",
+        result.seconds,
+    )
+    return result
+
+
+def _load(
+    home: Home,
+    con: duckdb.DuckDBPyConnection,
+    sc: duckdb.DuckDBPyConnection,
+    src: PreparedSource,
+    options: IngestOptions,
+    result: BatchResult,
+    started_at: datetime,
+) -> None:
+    path = src.path
+    delimiter = pick_delimiter(src.header_line)
+    result.delimiter = delimiter
+    headers = read_headers(sc, src, delimiter)
+    mapping = resolve_mapping(headers, options.mapping_overrides)
+    result.mapping = mapping.describe()
+    _check_mapping(path, headers, mapping, result)
+
+    parsed = parse(sc, src, delimiter, len(headers))
+    result.escape = parsed.escape
+    if parsed.escape == "\\":
+        result.warnings.append('quotes inside fields are backslash-escaped (\\"), not doubled')
+    header_rows = _flag_bad_records(sc, parsed, headers)
+    result.rows_read = parsed.records + parsed.rejected_lines
+    result.rows_quarantined = header_rows + parsed.rejected_lines
+    result.rows_loaded = parsed.records - header_rows
+    faults.checkpoint("after_parse")
+
+    partition = f"ingest_date={started_at:%Y-%m-%d}"
+    batch_id = result.batch_id
+    if result.rows_quarantined:
+        qpath = home.quarantine_dir / partition / f"batch_{batch_id}.parquet"
+        _write_quarantine(sc, parsed, headers, delimiter, qpath, batch_id, str(path))
+        result.quarantine_path = qpath
+        result.warnings.append(
+            f"quarantined {result.rows_quarantined:,} line(s) ({header_rows} repeated header or "
+            f"fragment, {parsed.rejected_lines} unparseable): {qpath.relative_to(home.root)}"
+        )
+    if result.rows_read == 0 or result.rows_loaded == 0:
+        raise BatchRejected(f"{path}: has a header but no data rows; nothing to ingest")
+    share = result.rows_quarantined / result.rows_read
+    if share > options.max_reject_ratio:
+        raise BatchRejected(
+            f"{path}: {result.rows_quarantined:,} of {result.rows_read:,} lines ({share:.1%}) are "
+            f"malformed, more than the {options.max_reject_ratio:.1%} allowed; see "
+            f"{result.quarantine_path}, fix the file or raise --max-reject-ratio"
+        )
+
+    extras = _extra_columns(sc, parsed, mapping, result)
+    raw_dir = home.raw_dir / partition
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    final = raw_dir / f"batch_{batch_id}.parquet"
+    tmp = raw_dir / f".batch_{batch_id}.parquet.tmp"
+    _write_raw(sc, parsed, mapping, extras, tmp, result, started_at)
+    faults.checkpoint("after_raw_write")
+    rel = str(final.relative_to(home.root))
+    # Record the final name before publishing it, so a crash after the rename is recoverable.
+    con.execute(f"update {LEDGER_TABLE} set raw_path = ? where batch_id = ?", [rel, batch_id])
+    try:
+        os.link(tmp, final)  # atomic, and never replaces an existing raw file
+    except FileExistsError:
+        raise PipelineError(f"{final}: a raw file of that name exists already; raw files are immutable") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    result.raw_path = final
+    faults.checkpoint("after_raw_publish")
+
+    with transaction(con):
+        con.execute(
+            f"insert into {RAW_TABLE} by name select * from read_parquet(?, hive_partitioning = false)",
+            [str(final)],
+        )
+        faults.checkpoint("after_raw_insert")
+        parquet_rows = _scalar(con, "select count(*) from read_parquet(?, hive_partitioning = false)", [str(final)])
+        appended = _scalar(con, f"select count(*) from {RAW_TABLE} where _batch_id = ?", [batch_id])
+        expected = result.rows_read - result.rows_quarantined
+        if not (parquet_rows == appended == result.rows_loaded == expected):
+            raise PipelineError(
+                f"{path}: row counts disagree (read {result.rows_read} - quarantined "
+                f"{result.rows_quarantined} = {expected}, parquet {parquet_rows}, appended {appended}); "
+                "batch rolled back"
+            )
+        result.status = "succeeded"
+        _finish_ledger(con, result, "succeeded")
+        faults.checkpoint("before_commit")
+
+
+def _finish_ledger(con: duckdb.DuckDBPyConnection, result: BatchResult, status: str) -> None:
+    con.execute(
+        f"update {LEDGER_TABLE} set status = ?, message = ?, finished_at = ?, encoding = coalesce(?, encoding), "
+        "delimiter = ?, quote = ?, escape = ?, column_mapping = ?, rows_read = ?, rows_loaded = ?, "
+        "rows_quarantined = ?, quarantine_path = ?, warnings = ?, "
+        "raw_path = case when ? then raw_path end where batch_id = ?",
+        [
+            status,
+            result.message or None,
+            utcnow(),
+            result.encoding,
+            result.delimiter,
+            '"' if result.delimiter else None,
+            result.escape,
+            json.dumps(result.mapping) if result.mapping else None,
+            result.rows_read,
+            result.rows_loaded if status == "succeeded" else 0,
+            result.rows_quarantined,
+            str(result.quarantine_path) if result.quarantine_path else None,
+            json.dumps(result.warnings),
+            status == "succeeded",
+            result.batch_id,
+        ],
+    )
+
+
+def pick_delimiter(header_line: str) -> str:
+    """The candidate delimiter that splits the header line into the most fields."""
+    counts = {d: _count_unquoted(header_line, d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _count_unquoted(line: str, ch: str) -> int:
+    n, quoted = 0, False
+    for c in line:
+        if c == '"':
+            quoted = not quoted
+        elif c == ch and not quoted:
+            n += 1
+    return n
+
+
+def _read_csv_sql(
+    src: PreparedSource, delimiter: str, escape: str, ncols: int, *, header: bool, extra: str = ""
+) -> str:
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
+    compression = "gzip" if src.compression == "gzip" and not src.transcoded else "none"
+    esc = escape.replace("'", "''")
+    return (
+        f"read_csv(?, auto_detect = false, header = {str(header).lower()}, delim = '{delimiter}', "
+        f"quote = '\"', escape = '{esc}', columns = {columns}, compression = '{compression}', "
+        f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES}{extra})"
+    )
+
+
+def read_headers(sc: duckdb.DuckDBPyConnection, src: PreparedSource, delimiter: str) -> list[str]:
+    """The header fields, read by DuckDB (quotes handled; a BOM is dropped)."""
+    upper = _count_unquoted(src.header_line, delimiter) + 1
+    sql = (
+        "select * from "
+        + _read_csv_sql(
+            src,
+            delimiter,
+            '"',
+            upper,
+            header=False,
+            extra=", null_padding = true, strict_mode = false, ignore_errors = true, parallel = false",
+        )
+        + " limit 1"
+    )
+    try:
+        row = sc.execute(sql, [str(src.read_path)]).fetchone()
+    except duckdb.Error as exc:
+        raise InputError(f"{src.path}: cannot read a header line ({_first_line(exc)})") from None
+    if not row:
+        raise InputError(f"{src.path}: has no header line; a drop starts with its column names")
+    fields = list(row)
+    return [(f or "").replace("\ufeff", "").strip() for f in fields]
+
+
+def _check_mapping(path: Path, headers: list[str], mapping: ColumnMapping, result: BatchResult) -> None:
+    missing_required = [c for c in REQUIRED_COLUMNS if c in mapping.missing]
+    if missing_required:
+        shown = ", ".join(repr(h) for h in headers[:15]) + (" …" if len(headers) > 15 else "")
+        raise BatchRejected(
+            f"{path}: no column for {', '.join(missing_required)} among the headers [{shown}]; "
+            'add a mapping (header = "column") in a TOML file and pass --mapping FILE'
+        )
+    optional_missing = [c for c in mapping.missing if c not in REQUIRED_COLUMNS]
+    if optional_missing:
+        result.warnings.append(f"no column for {', '.join(optional_missing)}: loaded as NULL")
+    renamed = {c.header: c.target for c in mapping.columns if c.target and c.header != c.target}
+    if renamed:
+        log.info("%s: headers mapped %s", path.name, ", ".join(f"{k}→{v}" for k, v in renamed.items()))
+    if mapping.duplicates:
+        result.warnings.append(f"kept in _extra, already mapped: {', '.join(mapping.duplicates)}")
+
+
+def parse(sc: duckdb.DuckDBPyConnection, src: PreparedSource, delimiter: str, ncols: int) -> _Parsed:
+    """Parse strictly with each escape convention; keep the one that rejects the fewest lines."""
+    best: _Parsed | None = None
+    for k, escape in enumerate(ESCAPES):
+        table, rejects = f"parsed_{k}", f"rejects_{k}"
+        extra = (
+            f", strict_mode = true, store_rejects = true, rejects_table = '{rejects}', "
+            f"rejects_scan = 'rejects_scan_{k}'"
+        )
+        sql = f"create or replace table {table} as select row_number() over () as _rn, * from " + _read_csv_sql(
+            src, delimiter, escape, ncols, header=True, extra=extra
+        )
+        try:
+            sc.execute(sql, [str(src.read_path)])
+        except duckdb.Error as exc:
+            if best is None and k == len(ESCAPES) - 1:
+                raise InputError(f"{src.path}: cannot be parsed as CSV ({_first_line(exc)})") from None
+            continue
+        records = _scalar(sc, f"select count(*) from {table}")
+        has_rejects = _scalar(sc, "select count(*) from duckdb_tables() where table_name = ?", [rejects]) > 0
+        rejected = _scalar(sc, f"select count(distinct line) from {rejects}") if has_rejects else 0
+        candidate = _Parsed(table, escape, records, rejected, rejects if has_rejects else None)
+        if best is None or candidate.rejected_lines < best.rejected_lines:
+            best = candidate
+        if best.rejected_lines == 0:
+            break
+    if best is None:
+        raise InputError(f"{src.path}: cannot be parsed as CSV with any supported dialect")
+    return best
+
+
+def _flag_bad_records(sc: duckdb.DuckDBPyConnection, parsed: _Parsed, headers: list[str]) -> int:
+    """Flag records DuckDB parsed but that are not catalog rows: repeated header lines, and
+    fragments of a broken line (a value in the first field only). Returns how many."""
+    named = [(i, h) for i, h in enumerate(headers) if h]
+    is_header = " and ".join(f"lower(trim(coalesce(c{i}, ''))) = lower(?)" for i, _ in named) or "false"
+    rest = [f"nullif(trim(c{i}), '') is null" for i in range(1, len(headers))]
+    is_fragment = " and ".join(rest) if rest else "false"
+    sc.execute(f"alter table {parsed.table} add column _reject_reason varchar")
+    sc.execute(
+        f"update {parsed.table} set _reject_reason = case when {is_header} then 'repeated header line' "
+        f"when {is_fragment} then 'fragment: only the first field has a value (broken line?)' end",
+        [h.lower() for _, h in named],
+    )
+    return _scalar(sc, f"select count(*) from {parsed.table} where _reject_reason is not null")
+
+
+def _write_quarantine(
+    sc: duckdb.DuckDBPyConnection,
+    parsed: _Parsed,
+    headers: list[str],
+    delimiter: str,
+    target: Path,
+    batch_id: str | None,
+    source: str,
+) -> None:
+    parts = [
+        f"select null::bigint as line_number, _rn as record_number, _reject_reason as reason, "
+        f"concat_ws(?, {', '.join(f'c{i}' for i in range(len(headers)))}) as raw_line "
+        f"from {parsed.table} where _reject_reason is not null"
+    ]
+    params: list[Any] = [delimiter]
+    if parsed.rejects_table:
+        parts.append(
+            "select line::bigint, null::bigint, string_agg(distinct error_type::varchar || ': ' || "
+            "split_part(error_message, chr(10), 1), ' | '), ltrim(any_value(csv_line), chr(13) || chr(10)) "
+            f"from {parsed.rejects_table} group by line"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    sc.execute(
+        f"copy (select ?::varchar as _batch_id, ?::varchar as _source_file, * from ({' union all '.join(parts)}) "
+        f"order by coalesce(line_number, record_number)) to '{_sql_path(tmp)}' (format parquet)",
+        [batch_id, source, *params],
+    )
+    tmp.replace(target)
+
+
+def _extra_columns(
+    sc: duckdb.DuckDBPyConnection, parsed: _Parsed, mapping: ColumnMapping, result: BatchResult
+) -> list[tuple[str, int]]:
+    """Unmapped columns that hold any value: (key in _extra, source index). Empty ones are dropped."""
+    if not mapping.extras:
+        return []
+    counts = (
+        sc.execute(
+            "select "
+            + ", ".join(f"count(nullif(trim(c{c.index}), ''))" for c in mapping.extras)
+            + f" from {parsed.table} where _reject_reason is null"
+        ).fetchone()
+        or ()
+    )
+    kept: list[tuple[str, int]] = []
+    dropped: list[str] = []
+    used: set[str] = set()
+    for col, n in zip(mapping.extras, counts, strict=True):
+        key = col.header or f"column_{col.index + 1}"
+        if key in used or key in CANONICAL_COLUMNS:
+            key = f"{key}_{col.index + 1}"
+        used.add(key)
+        if n:
+            kept.append((key, col.index))
+            result.warnings.append(f"unmapped column {key!r} kept in _extra ({n:,} value(s))")
+        else:
+            dropped.append(key)
+    if dropped:
+        result.warnings.append(f"dropped empty column(s) {', '.join(repr(d) for d in dropped)}")
+    return kept
+
+
+def _write_raw(
+    sc: duckdb.DuckDBPyConnection,
+    parsed: _Parsed,
+    mapping: ColumnMapping,
+    extras: list[tuple[str, int]],
+    target: Path,
+    result: BatchResult,
+    started_at: datetime,
+) -> None:
+    by_target = mapping.by_target
+    cols = [(f"c{by_target[c].index}" if c in by_target else "null::varchar") + f' as "{c}"' for c in CANONICAL_COLUMNS]
+    params: list[Any] = [result.batch_id, started_at, str(result.source), result.sha256]
+    if extras:
+        entries = ", ".join(f"{{'k': ?, 'v': c{i}}}" for _, i in extras)
+        params.extend(k for k, _ in extras)
+        extra_sql = (
+            f"nullif(to_json(map_from_entries(list_filter([{entries}], "
+            "lambda e: nullif(trim(e.v), '') is not null))), '{}')::json"
+        )
+    else:
+        extra_sql = "null::json"
+    sc.execute(
+        f"copy (select {', '.join(cols)}, ?::varchar as _batch_id, ?::timestamptz as _ingested_at, "
+        f"?::varchar as _source_file, ?::varchar as _source_sha256, _rn as _source_row_number, "
+        f"{extra_sql} as _extra from {parsed.table} where _reject_reason is null order by _rn) "
+        f"to '{_sql_path(target)}' (format parquet, compression zstd)",
+        params,
+    )
+
+
+def _sql_path(path: Path) -> str:
+    """A path as a SQL string literal body (COPY ... TO takes no parameter)."""
+    return str(path).replace("'", "''")
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def list_batches(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, Any]]:
+    return fetch_dicts(
+        con,
+        f"select batch_id, status, source_path, encoding, delimiter, rows_read, rows_loaded, "
+        f"rows_quarantined, started_at, finished_at, message from {LEDGER_TABLE} "
+        "order by started_at desc limit ?",
+        [limit],
+    )

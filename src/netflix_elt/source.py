@@ -1,0 +1,229 @@
+"""Opening a drop: existence checks, checksum, compression, encoding, and the header line.
+
+A drop is read once here, in streaming chunks: the sha256 of its bytes as they are on disk, and a
+strict UTF-8 check of its (decompressed) text. A file that is valid UTF-8 (with or without BOM,
+plain or gzip) is handed to DuckDB's CSV reader as it is. Anything else (UTF-16 with a BOM, or a
+legacy single-byte file) is transcoded to a UTF-8 scratch copy under the home first, and the batch
+is flagged with an encoding warning.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import gzip
+import hashlib
+import logging
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from netflix_elt.errors import InputError
+
+log = logging.getLogger(__name__)
+
+CHUNK = 8 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+FALLBACK_ENCODING = "cp1252"
+_HEADER_PROBE = 1024 * 1024
+
+
+def _cp1252_or_latin1(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes cp1252 leaves undefined (0x81, 0x8d, 0x8f, 0x90, 0x9d) decode as their latin-1 code
+    point, so every byte of a legacy file becomes a character and nothing is dropped."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return bytes(bad).decode("latin-1"), exc.end
+
+
+codecs.register_error("netflix_elt_latin1", _cp1252_or_latin1)
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    path: Path
+    read_path: Path
+    sha256: str
+    size: int
+    compression: str  # "none" | "gzip"
+    encoding: str  # "utf-8", "utf-8-sig", "utf-16", "cp1252"
+    encoding_warning: str | None
+    header_line: str
+
+    @property
+    def transcoded(self) -> bool:
+        return self.read_path != self.path
+
+
+def check_path(path: Path) -> None:
+    """Fail with a one-line reason for anything that is not a readable, non-empty regular file."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; check the path") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: symlink loop; point at the real file") from None
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a CSV file; pass the file itself")
+    if not path.is_file():
+        raise InputError(f"{path}: is not a regular file; pass a CSV file")
+    if st.st_size == 0:
+        raise InputError(f"{path}: is empty (0 bytes); nothing to ingest")
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}); check its permissions") from None
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with _open(path) as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _text_chunks(path: Path, compression: str) -> Iterator[bytes]:
+    """The drop's (decompressed) bytes in chunks; a broken gzip stream is an input error."""
+    with _open(path) as raw:
+        stream: BinaryIO = gzip.GzipFile(fileobj=raw) if compression == "gzip" else raw  # type: ignore[assignment]
+        try:
+            while chunk := stream.read(CHUNK):
+                yield chunk
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(
+                f"{path}: gzip data is truncated or corrupt ({exc}); re-copy or re-compress the file"
+            ) from None
+
+
+def _detect_utf16(head: bytes) -> bool:
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+def _looks_binary(head: bytes) -> bool:
+    """NUL bytes in the first block of a file that is not UTF-16: not a text file."""
+    return b"\x00" in head[:8192]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What one streaming pass over a drop learns: checksum, compression, encoding."""
+
+    path: Path
+    sha256: str
+    size: int
+    compression: str  # "none" | "gzip"
+    encoding: str  # "utf-8", "utf-8-sig", or the one it will be decoded from
+    encoding_warning: str | None
+    header_line: str  # first non-blank line, when the file is UTF-8; else filled after decoding
+
+
+def inspect_source(path: Path) -> SourceInfo:
+    """Checksum a drop and check it is text, in one streaming pass over its bytes."""
+    check_path(path)
+    size = path.stat().st_size
+    with _open(path) as fh:
+        magic = fh.read(2)
+    compression = "gzip" if magic == GZIP_MAGIC else "none"
+
+    hasher = hashlib.sha256()  # plain files are hashed in this pass; gzip ones on disk below
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    head = b""
+    valid_utf8 = True
+    bad_offset = -1
+    offset = 0
+    for chunk in _text_chunks(path, compression):
+        if compression == "none":
+            hasher.update(chunk)
+        if len(head) < _HEADER_PROBE:
+            head += chunk[: _HEADER_PROBE - len(head)]
+        if valid_utf8:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                valid_utf8 = False
+                bad_offset = offset + exc.start
+        offset += len(chunk)
+    if valid_utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            valid_utf8 = False
+            bad_offset = offset + exc.start
+    digest = sha256_of(path) if compression == "gzip" else hasher.hexdigest()
+    if not head.strip():
+        raise InputError(f"{path}: holds no text (only blank space); nothing to ingest")
+
+    utf16 = _detect_utf16(head)
+    if not utf16 and _looks_binary(head):
+        raise InputError(f"{path}: looks like binary data (NUL bytes), not a CSV text file")
+    if valid_utf8 and not utf16:
+        encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+        header = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+        return SourceInfo(path, digest, size, compression, encoding, None, _first_line(header))
+    if utf16:
+        warning = "file is UTF-16; transcoded to UTF-8 before parsing"
+        return SourceInfo(path, digest, size, compression, "utf-16", warning, "")
+    warning = (
+        f"file is not valid UTF-8 (first bad byte at offset {bad_offset}); decoded as "
+        f"{FALLBACK_ENCODING} single-byte text: check accented characters"
+    )
+    return SourceInfo(path, digest, size, compression, FALLBACK_ENCODING, warning, "")
+
+
+def materialize_utf8(info: SourceInfo, scratch_dir: Path, scratch_name: str) -> PreparedSource:
+    """The file DuckDB should read: the drop itself when it is UTF-8, else a UTF-8 scratch copy."""
+    if info.encoding in ("utf-8", "utf-8-sig"):
+        return PreparedSource(
+            path=info.path,
+            read_path=info.path,
+            sha256=info.sha256,
+            size=info.size,
+            compression=info.compression,
+            encoding=info.encoding,
+            encoding_warning=None,
+            header_line=info.header_line,
+        )
+    errors = "strict" if info.encoding == "utf-16" else "netflix_elt_latin1"
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    target = scratch_dir / f"{scratch_name}.utf8.csv"
+    text_decoder = codecs.getincrementaldecoder(info.encoding)(errors)
+    try:
+        with target.open("w", encoding="utf-8", newline="") as out:
+            for chunk in _text_chunks(info.path, info.compression):
+                out.write(text_decoder.decode(chunk))
+            out.write(text_decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        target.unlink(missing_ok=True)
+        raise InputError(f"{info.path}: is neither UTF-8 nor valid {info.encoding} text ({exc.reason})") from None
+    with target.open("r", encoding="utf-8", newline="") as fh:
+        header = fh.read(_HEADER_PROBE).lstrip("\ufeff")
+    if "\x00" in header[:8192]:
+        target.unlink(missing_ok=True)
+        raise InputError(f"{info.path}: looks like binary data (NUL characters), not a CSV text file")
+    log.warning("%s: %s", info.path.name, info.encoding_warning)
+    return PreparedSource(
+        path=info.path,
+        read_path=target,
+        sha256=info.sha256,
+        size=info.size,
+        compression=info.compression,
+        encoding=info.encoding,
+        encoding_warning=info.encoding_warning,
+        header_line=_first_line(header),
+    )
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line
+    return ""

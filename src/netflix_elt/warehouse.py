@@ -1,0 +1,168 @@
+"""The DuckDB warehouse: connections, versioned schema migrations and the batch ledger."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from netflix_elt.errors import PipelineError
+from netflix_elt.home import Home
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+RAW_TABLE = "raw_netflix_titles"
+LEDGER_TABLE = "etl_batches"
+
+# Append-only, versioned migrations: each runs once, in order, inside one transaction. Tables that
+# hold history (the ledger, the raw layer) are created here; derived tables are rebuilt by dbt.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "ledger and raw layer",
+        f"""
+        create table {LEDGER_TABLE} (
+            batch_id varchar primary key,
+            source_path varchar not null,
+            source_sha256 varchar not null,
+            source_bytes bigint not null,
+            compression varchar,
+            encoding varchar,
+            delimiter varchar,
+            quote varchar,
+            escape varchar,
+            mode varchar not null default 'snapshot',
+            column_mapping json,
+            rows_read bigint,
+            rows_loaded bigint,
+            rows_quarantined bigint,
+            raw_path varchar,
+            quarantine_path varchar,
+            warnings json,
+            started_at timestamptz not null,
+            finished_at timestamptz,
+            status varchar not null check (status in ('running', 'succeeded', 'skipped', 'rejected', 'failed')),
+            message varchar
+        );
+        create table {RAW_TABLE} (
+            show_id varchar,
+            type varchar,
+            title varchar,
+            director varchar,
+            "cast" varchar,
+            country varchar,
+            date_added varchar,
+            release_year varchar,
+            rating varchar,
+            duration varchar,
+            listed_in varchar,
+            description varchar,
+            _batch_id varchar not null,
+            _ingested_at timestamptz not null,
+            _source_file varchar not null,
+            _source_sha256 varchar not null,
+            _source_row_number bigint not null,
+            _extra json
+        );
+        """,
+    ),
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def connect(home: Home, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (creating and migrating it when writable), UTC session time zone."""
+    if read_only and not home.warehouse.exists():
+        raise PipelineError(f"{home.warehouse}: no warehouse yet; run `netflix-elt run` first")
+    try:
+        con = duckdb.connect(str(home.warehouse), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise PipelineError(f"{home.warehouse}: cannot open the warehouse ({exc})") from exc
+    configure(con, home)
+    if not read_only:
+        migrate(con)
+    return con
+
+
+def scratch(home: Home) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for parsing, spilling to the home's tmp/ rather than anywhere else."""
+    con = duckdb.connect(":memory:")
+    configure(con, home)
+    return con
+
+
+def configure(con: duckdb.DuckDBPyConnection, home: Home) -> None:
+    home.tmp_dir.mkdir(parents=True, exist_ok=True)
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set temp_directory = ?", [str(home.tmp_dir / "duckdb")])
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "create table if not exists schema_migrations "
+        "(version integer primary key, description varchar, applied_at timestamptz)"
+    )
+    row = con.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()
+    current = row[0] if row else 0
+    for version, description, ddl in MIGRATIONS:
+        if version <= current:
+            continue
+        with transaction(con):
+            con.execute(ddl)
+            con.execute("insert into schema_migrations values (?, ?, ?)", [version, description, utcnow()])
+        log.info("warehouse schema migrated to version %d (%s)", version, description)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchone()
+    return bool(row and row[0])
+
+
+def recover_interrupted(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]:
+    """Batches left 'running' by a killed process never committed rows: mark them failed and
+    remove any raw file they managed to publish, so every raw file has a succeeded ledger row."""
+    stale = con.execute(f"select batch_id, raw_path from {LEDGER_TABLE} where status = 'running'").fetchall()
+    for batch_id, raw_path in stale:
+        if raw_path:
+            _remove_quietly(home.root / raw_path)
+        con.execute(
+            f"update {LEDGER_TABLE} set status = 'failed', finished_at = ?, "
+            "message = 'interrupted before it finished; ingest the file again' where batch_id = ?",
+            [utcnow(), batch_id],
+        )
+        log.warning("batch %s was interrupted by an earlier run; marked failed", batch_id)
+    return [b for b, _ in stale]
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:  # pragma: no cover - permissions on a user's disk
+        log.warning("could not remove %s: %s", path, exc)
