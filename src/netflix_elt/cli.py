@@ -214,6 +214,9 @@ def status(state: _Ctx, limit: int, as_json: bool) -> int:
     from netflix_elt.ingest import list_batches
     from netflix_elt.warehouse import connect
 
+    if not state.home.warehouse.exists():
+        click.echo(f"no warehouse at {state.home.warehouse} yet; run `netflix-elt run`")
+        return EXIT_OK
     con = connect(state.home, read_only=True)
     try:
         rows = list_batches(con, limit)

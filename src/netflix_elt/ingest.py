@@ -216,15 +216,16 @@ def _load(
     raw_dir.mkdir(parents=True, exist_ok=True)
     final = raw_dir / f"batch_{batch_id}.parquet"
     tmp = raw_dir / f".batch_{batch_id}.parquet.tmp"
-    _write_raw(sc, parsed, mapping, extras, tmp, result, started_at)
-    faults.checkpoint("after_raw_write")
     rel = str(final.relative_to(home.root))
-    # Record the final name before publishing it, so a crash after the rename is recoverable.
-    con.execute(f"update {LEDGER_TABLE} set raw_path = ? where batch_id = ?", [rel, batch_id])
     try:
-        os.link(tmp, final)  # atomic, and never replaces an existing raw file
-    except FileExistsError:
-        raise PipelineError(f"{final}: a raw file of that name exists already; raw files are immutable") from None
+        _write_raw(sc, parsed, mapping, extras, tmp, result, started_at)
+        faults.checkpoint("after_raw_write")
+        # Record the final name before publishing it, so a crash after the link is recoverable.
+        con.execute(f"update {LEDGER_TABLE} set raw_path = ? where batch_id = ?", [rel, batch_id])
+        try:
+            os.link(tmp, final)  # atomic, and never replaces an existing raw file
+        except FileExistsError:
+            raise PipelineError(f"{final}: a raw file of that name exists already; raw files are immutable") from None
     finally:
         tmp.unlink(missing_ok=True)
     result.raw_path = final
@@ -445,7 +446,7 @@ def _extra_columns(
     dropped: list[str] = []
     used: set[str] = set()
     for col, n in zip(mapping.extras, counts, strict=True):
-        key = col.header or f"column_{col.index + 1}"
+        key = col.key
         if key in used or key in CANONICAL_COLUMNS:
             key = f"{key}_{col.index + 1}"
         used.add(key)

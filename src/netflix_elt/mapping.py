@@ -70,6 +70,11 @@ class SourceColumn:
     header: str
     target: str | None  # canonical column, or None: kept in _extra
 
+    @property
+    def key(self) -> str:
+        """The header, or `column_<n>` (1-based) for a column with an empty header."""
+        return self.header or f"column_{self.index + 1}"
+
 
 @dataclass
 class ColumnMapping:
@@ -87,7 +92,7 @@ class ColumnMapping:
 
     def describe(self) -> dict[str, str]:
         """source header -> canonical column, for the ledger and the console."""
-        return {c.header: c.target or "_extra" for c in self.columns}
+        return {c.key: c.target or "_extra" for c in self.columns}
 
 
 def resolve_mapping(headers: list[str], overrides: dict[str, str] | None = None) -> ColumnMapping:

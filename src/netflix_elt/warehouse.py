@@ -152,6 +152,11 @@ def recover_interrupted(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]
     for batch_id, raw_path in stale:
         if raw_path:
             _remove_quietly(home.root / raw_path)
+        for leftover in [
+            *home.root.glob(f"data/*/*/*/.batch_{batch_id}.parquet.tmp"),
+            *home.tmp_dir.glob(f"{batch_id}.*"),
+        ]:
+            _remove_quietly(leftover)
         con.execute(
             f"update {LEDGER_TABLE} set status = 'failed', finished_at = ?, "
             "message = 'interrupted before it finished; ingest the file again' where batch_id = ?",

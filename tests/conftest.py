@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from netflix_elt.home import Home
+
+REPO = Path(__file__).resolve().parents[1]
+# The project's shared data sits beside the repo (../shared/data/netflix); override for other layouts.
+DATA = Path(os.environ.get("NETFLIX_ELT_TEST_DATA", REPO.parent / "shared" / "data" / "netflix"))
+CANONICAL = DATA / "netflix_titles.csv"
+VARIANTS = DATA / "variants"
+
+if not CANONICAL.is_file():  # fail loudly: a missing data set must never look like a green run
+    raise RuntimeError(f"test data not found at {DATA}; set NETFLIX_ELT_TEST_DATA")
+
+
+def variant(name: str) -> Path:
+    return VARIANTS / name
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return Home(tmp_path / "home").ensure()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def scalar(home: Home, sql: str, params: list | None = None):
+    return query(home, sql, params)[0][0]
