@@ -181,8 +181,7 @@ def test_missing_key_column_rejects_the_batch(tmp_path: Path, home: Home, droppe
     drop = tmp_path / "nokey.csv"
     select = ", ".join(f'"{c}"' for c in cols)
     duckdb.execute(
-        f"copy (select {select} from read_csv(?, all_varchar=true)) "
-        f"to '{drop}' (header)",
+        f"copy (select {select} from read_csv(?, all_varchar=true)) to '{drop}' (header)",
         [str(CANONICAL)],
     )
     with pytest.raises(BatchRejected, match=f"no column for {dropped} among the headers.*--mapping"):
