@@ -1,0 +1,27 @@
+{#- One row per element of the comma-separated `column` of `relation`: (key, value, position).
+    Parts are trimmed, empty parts dropped, positions renumbered from 1 without gaps. -#}
+{% macro split_list(relation, key, column) -%}
+    {{ return(adapter.dispatch('split_list', 'netflix_elt')(relation, key, column)) }}
+{%- endmacro %}
+
+{% macro default__split_list(relation, key, column) -%}
+    select
+        {{ key }},
+        trim(part.value) as value,
+        row_number() over (partition by {{ key }} order by part.ordinal) as position,
+    from {{ relation }}
+    cross join unnest(string_split({{ column }}, ',')) with ordinality as part(value, ordinal)
+    where {{ column }} is not null
+        and trim(part.value) <> ''
+{%- endmacro %}
+
+{% macro bigquery__split_list(relation, key, column) -%}
+    select
+        {{ key }},
+        trim(part) as value,
+        row_number() over (partition by {{ key }} order by part_offset) as position,
+    from {{ relation }}
+    cross join unnest(split({{ column }}, ',')) as part with offset as part_offset
+    where {{ column }} is not null
+        and trim(part) <> ''
+{%- endmacro %}

@@ -1,0 +1,140 @@
+-- What the batch changes in analytics_netflix_current: one row per inserted, updated, revived
+-- or (for snapshot drops) deleted key, already in the current table's shape. Unchanged keys are
+-- absent. The current table is read here as it stands before this build (not through ref(),
+-- which would be a cycle: the current table is built from this model).
+
+{%- set current = adapter.get_relation(database=this.database, schema=this.schema, identifier='analytics_netflix_current') %}
+
+with
+
+staged as (
+
+    select * from {{ ref('staging_netflix_titles') }}
+    where show_id is not null
+
+),
+
+batch as (
+
+    select * from {{ ref('staging_netflix_batch') }}
+
+),
+
+existing as (
+
+    {% if current is not none -%}
+    select * from {{ current }}
+    {%- else -%}
+    select * from (
+        select
+            cast(null as {{ dbt.type_string() }}) as show_id,
+            cast(null as {{ dbt.type_string() }}) as row_hash,
+            cast(null as boolean) as is_deleted,
+            cast(null as {{ dbt.type_string() }}) as first_seen_batch_id,
+            cast(null as {{ dbt.type_timestamp() }}) as first_seen_at,
+    ) as empty_current
+    where false
+    {%- endif %}
+
+),
+
+compared as (
+
+    select
+        staged.*,
+        existing.first_seen_batch_id as existing_first_seen_batch_id,
+        existing.first_seen_at as existing_first_seen_at,
+        case
+            when existing.show_id is null then 'insert'
+            when existing.is_deleted then 'revive'
+            when staged.row_hash is distinct from existing.row_hash then 'update'
+        end as change_type,
+    from staged
+    left join existing
+        on staged.show_id = existing.show_id
+
+),
+
+upserts as (
+
+    select
+        compared.show_id,
+        compared.type,
+        compared.title,
+        compared.director,
+        compared.cast_members,
+        compared.country,
+        compared.date_added,
+        compared.release_year,
+        compared.rating,
+        compared.duration,
+        compared.duration_minutes,
+        compared.seasons,
+        compared.listed_in,
+        compared.description,
+        compared.row_hash,
+        false as is_deleted,
+        cast(null as {{ dbt.type_timestamp() }}) as deleted_at,
+        coalesce(compared.existing_first_seen_batch_id, batch.batch_id) as first_seen_batch_id,
+        coalesce(compared.existing_first_seen_at, batch.ingested_at) as first_seen_at,
+        batch.batch_id as last_changed_batch_id,
+        batch.ingested_at as updated_at,
+        compared.change_type,
+    from compared
+    cross join batch
+    where compared.change_type is not null
+
+),
+
+deletes as (
+
+    select
+        existing.show_id,
+        existing.type,
+        existing.title,
+        existing.director,
+        existing.cast_members,
+        existing.country,
+        existing.date_added,
+        existing.release_year,
+        existing.rating,
+        existing.duration,
+        existing.duration_minutes,
+        existing.seasons,
+        existing.listed_in,
+        existing.description,
+        existing.row_hash,
+        true as is_deleted,
+        batch.ingested_at as deleted_at,
+        existing.first_seen_batch_id,
+        existing.first_seen_at,
+        batch.batch_id as last_changed_batch_id,
+        batch.ingested_at as updated_at,
+        'delete' as change_type,
+    {% if current is not none -%}
+    from {{ current }} as existing
+    cross join batch
+    where batch.cdc_mode = 'snapshot'
+        and not existing.is_deleted
+        and not exists (
+            select 1
+            from staged
+            where staged.show_id = existing.show_id
+        )
+    {%- else -%}
+    from upserts as existing
+    cross join batch
+    where false
+    {%- endif %}
+
+),
+
+final as (
+
+    select * from upserts
+    union all
+    select * from deletes
+
+)
+
+select * from final

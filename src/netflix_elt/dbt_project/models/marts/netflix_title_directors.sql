@@ -1,0 +1,28 @@
+-- One row per director of each current title: `director` split on ',' and trimmed, empty parts dropped.
+
+with
+
+titles as (
+
+    select * from {{ ref('analytics_netflix_current') }}
+    where not is_deleted
+
+),
+
+split as (
+
+    {{ split_list('titles', 'show_id', 'director') }}
+
+),
+
+final as (
+
+    select
+        show_id,
+        value,
+        position,
+    from split
+
+)
+
+select * from final
