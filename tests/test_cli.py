@@ -48,7 +48,8 @@ def test_run_with_source(runner: CliRunner, home: Home) -> None:
     result = invoke(runner, home, "run", "--source", str(VARIANTS / "netflix_titles_semicolon.csv"))
     assert result.exit_code == 0, result.output
     assert "delimiter ';'" in result.stdout
-    assert scalar(home, "select count(*) from raw_netflix_titles") == 8808
+    assert scalar(home, "select count(*) from raw_netflix_titles") == 8807
+    assert "cdc      batch" in result.stdout and "8,807 inserted" in result.stdout
 
 
 def test_status_lists_batches(runner: CliRunner, home: Home) -> None:

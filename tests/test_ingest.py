@@ -293,3 +293,16 @@ def test_nothing_is_written_outside_the_home(tmp_path: Path, home: Home) -> None
     ingest(home, drop)
     assert [p.name for p in drop_dir.iterdir()] == ["latin1.csv"]
     assert {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()} == {"home", "drops"}
+
+
+def test_rows_without_key_fields_are_quarantined(tmp_path: Path, home: Home) -> None:
+    rows = [good_row(i) for i in range(1, 200)]
+    rows += [good_row(200).replace("Title 200", ""), " ,Movie,No Id,,,,,,,,,", "s201,,No Type,,,,,,,,,"]
+    result = ingest(home, write_rows(tmp_path / "keys.csv", rows), max_reject_ratio=0.05)
+    assert (result.rows_loaded, result.rows_quarantined) == (199, 3)
+    reasons = query(
+        home,
+        "select record_number, reason from read_parquet(?, hive_partitioning = false) order by record_number",
+        [str(result.quarantine_path)],
+    )
+    assert reasons == [(200, "missing title"), (201, "missing show_id"), (202, "missing type")]

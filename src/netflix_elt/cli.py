@@ -90,12 +90,12 @@ def cli(ctx: click.Context, home: Path | None, debug: bool, quiet: bool, log_for
     configure_logging(resolved.logs_dir, quiet=quiet, debug=debug, json_lines=log_format == "json")
 
 
-def _ingest_options(mapping: Path | None, force: bool, max_reject_ratio: float) -> Any:
+def _ingest_options(mapping: Path | None, force: bool, max_reject_ratio: float, mode: str) -> Any:
     from netflix_elt.ingest import IngestOptions
     from netflix_elt.mapping import load_mapping_file
 
     overrides = load_mapping_file(mapping) if mapping else {}
-    return IngestOptions(mapping_overrides=overrides, force=force, max_reject_ratio=max_reject_ratio)
+    return IngestOptions(mapping_overrides=overrides, force=force, max_reject_ratio=max_reject_ratio, mode=mode)
 
 
 _mapping_opt = click.option(
@@ -104,6 +104,13 @@ _mapping_opt = click.option(
     help='TOML file of extra header mappings ([columns] header = "canonical_column").',
 )
 _force_opt = click.option("--force", is_flag=True, help="Load a file again even if its sha256 was loaded.")
+_mode_opt = click.option(
+    "--mode",
+    type=click.Choice(["snapshot", "delta"]),
+    default="snapshot",
+    show_default=True,
+    help="snapshot: each drop is the full catalog (missing keys are soft-deleted); delta: upserts only.",
+)
 _ratio_opt = click.option(
     "--max-reject-ratio",
     type=click.FloatRange(0, 1),
@@ -140,14 +147,17 @@ def _echo_batch(b: Any, home: Home) -> None:
 @_mapping_opt
 @_force_opt
 @_ratio_opt
+@_mode_opt
 @click.pass_obj
 @_guard
-def ingest(state: _Ctx, files: tuple[Path, ...], mapping: Path | None, force: bool, max_reject_ratio: float) -> int:
+def ingest(
+    state: _Ctx, files: tuple[Path, ...], mapping: Path | None, force: bool, max_reject_ratio: float, mode: str
+) -> int:
     """Ingest catalog drops (CSV, CSV.GZ) into the raw layer and the warehouse, in the order given."""
     from netflix_elt.ingest import ingest_file
     from netflix_elt.warehouse import connect
 
-    options = _ingest_options(mapping, force, max_reject_ratio)
+    options = _ingest_options(mapping, force, max_reject_ratio, mode)
     home = state.home.ensure()
     worst = EXIT_OK
     con = connect(home)
@@ -176,6 +186,19 @@ def ingest(state: _Ctx, files: tuple[Path, ...], mapping: Path | None, force: bo
 @_mapping_opt
 @_force_opt
 @_ratio_opt
+@_mode_opt
+@click.option(
+    "--accept-key-changes",
+    is_flag=True,
+    help="Apply a drop even if the key-remap guard finds its show_ids renumbered.",
+)
+@click.option(
+    "--key-change-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.20,
+    show_default=True,
+    help="Key-remap guard: refuse a drop when more than this share of matched show_ids changed title.",
+)
 @click.pass_obj
 @_guard
 def run(
@@ -184,24 +207,43 @@ def run(
     mapping: Path | None,
     force: bool,
     max_reject_ratio: float,
+    mode: str,
+    accept_key_changes: bool,
+    key_change_threshold: float,
 ) -> int:
     """Run the whole pipeline on the given drops (default: the bundled sample)."""
-    from netflix_elt.pipeline import run_pipeline
+    from netflix_elt.pipeline import RunResult, new_run_id, run_pipeline
+    from netflix_elt.transform import TransformOptions
 
     started = time.monotonic()
-    options = _ingest_options(mapping, force, max_reject_ratio)
+    options = _ingest_options(mapping, force, max_reject_ratio, mode)
+    topts = TransformOptions(accept_key_changes=accept_key_changes, key_change_threshold=key_change_threshold)
     if not state.quiet:
         click.echo(f"netflix-elt {__version__}: home {state.home.root}")
-    result = run_pipeline(state.home, list(sources) or None, options)
-    if not state.quiet:
-        for b in result.batches:
-            _echo_batch(b, state.home)
-        click.echo(
-            f"summary: run {result.run_id}: {len(result.loaded)} batch(es) loaded, "
-            f"{len(result.skipped)} skipped, {sum(b.rows_loaded for b in result.loaded):,} rows; "
-            f"{time.monotonic() - started:.2f}s"
-        )
+    result = RunResult(run_id=new_run_id())
+    try:
+        run_pipeline(state.home, list(sources) or None, options, topts, result=result)
+    finally:
+        if not state.quiet:
+            _echo_run(result, state.home, time.monotonic() - started)
     return EXIT_OK
+
+
+def _echo_run(result: Any, home: Home, seconds: float) -> None:
+    for b in result.batches:
+        _echo_batch(b, home)
+    for t in result.transforms:
+        click.echo(f"cdc      batch {t.batch_id} ({t.mode}): {t.counts.line()}")
+        if t.counts.duplicates_dropped:
+            click.echo(f"         {t.counts.duplicates_dropped:,} duplicate show_id row(s) dropped (last one kept)")
+        click.echo(f"         dbt checks: {t.tests_passed} passed, {t.tests_warned} warned, {t.tests_failed} failed")
+        for w in t.warnings:
+            click.echo(f"         warning: {w}")
+    click.echo(
+        f"summary: run {result.run_id}: {len(result.loaded)} batch(es) loaded, {len(result.skipped)} skipped, "
+        f"{sum(b.rows_loaded for b in result.loaded):,} rows; {len(result.transforms)} batch(es) transformed; "
+        f"{seconds:.2f}s"
+    )
 
 
 @cli.command()

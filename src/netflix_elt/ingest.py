@@ -185,7 +185,7 @@ def _load(
     result.escape = parsed.escape
     if parsed.escape == "\\":
         result.warnings.append('quotes inside fields are backslash-escaped (\\"), not doubled')
-    header_rows = _flag_bad_records(sc, parsed, headers)
+    header_rows = _flag_bad_records(sc, parsed, headers, mapping)
     result.rows_read = parsed.records + parsed.rejected_lines
     result.rows_quarantined = header_rows + parsed.rejected_lines
     result.rows_loaded = parsed.records - header_rows
@@ -198,8 +198,8 @@ def _load(
         _write_quarantine(sc, parsed, headers, delimiter, qpath, batch_id, str(path))
         result.quarantine_path = qpath
         result.warnings.append(
-            f"quarantined {result.rows_quarantined:,} line(s) ({header_rows} repeated header or "
-            f"fragment, {parsed.rejected_lines} unparseable): {qpath.relative_to(home.root)}"
+            f"quarantined {result.rows_quarantined:,} line(s) ({header_rows} not a catalog row, "
+            f"{parsed.rejected_lines} unparseable): {qpath.relative_to(home.root)}"
         )
     if result.rows_read == 0 or result.rows_loaded == 0:
         raise BatchRejected(f"{path}: has a header but no data rows; nothing to ingest")
@@ -381,17 +381,24 @@ def parse(sc: duckdb.DuckDBPyConnection, src: PreparedSource, delimiter: str, nc
     return best
 
 
-def _flag_bad_records(sc: duckdb.DuckDBPyConnection, parsed: _Parsed, headers: list[str]) -> int:
-    """Flag records DuckDB parsed but that are not catalog rows: repeated header lines, and
-    fragments of a broken line (a value in the first field only). Returns how many."""
+def _flag_bad_records(
+    sc: duckdb.DuckDBPyConnection, parsed: _Parsed, headers: list[str], mapping: ColumnMapping
+) -> int:
+    """Flag records DuckDB parsed but that are not catalog rows: repeated header lines, fragments
+    of a broken line (a value in the first field only), and rows without a show_id, title or type
+    (a row no later step can key or name). Returns how many."""
     named = [(i, h) for i, h in enumerate(headers) if h]
     is_header = " and ".join(f"lower(trim(coalesce(c{i}, ''))) = lower(?)" for i, _ in named) or "false"
     rest = [f"nullif(trim(c{i}), '') is null" for i in range(1, len(headers))]
     is_fragment = " and ".join(rest) if rest else "false"
+    by_target = mapping.by_target
+    missing_key = " ".join(
+        f"when nullif(trim(c{by_target[col].index}), '') is null then 'missing {col}'" for col in REQUIRED_COLUMNS
+    )
     sc.execute(f"alter table {parsed.table} add column _reject_reason varchar")
     sc.execute(
         f"update {parsed.table} set _reject_reason = case when {is_header} then 'repeated header line' "
-        f"when {is_fragment} then 'fragment: only the first field has a value (broken line?)' end",
+        f"when {is_fragment} then 'fragment: only the first field has a value (broken line?)' {missing_key} end",
         [h.lower() for _, h in named],
     )
     return _scalar(sc, f"select count(*) from {parsed.table} where _reject_reason is not null")

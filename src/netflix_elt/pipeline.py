@@ -12,6 +12,7 @@ from netflix_elt import logs
 from netflix_elt.home import Home
 from netflix_elt.ingest import BatchResult, IngestOptions, ingest_file
 from netflix_elt.sample import sample_path
+from netflix_elt.transform import TransformOptions, TransformResult, transform_pending
 from netflix_elt.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 class RunResult:
     run_id: str
     batches: list[BatchResult] = field(default_factory=list)
+    transforms: list[TransformResult] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -36,20 +38,32 @@ def new_run_id() -> str:
     return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}_{uuid.uuid4().hex[:6]}"
 
 
-def run_pipeline(home: Home, sources: list[Path] | None = None, options: IngestOptions | None = None) -> RunResult:
-    """Ingest each source (the bundled sample by default) into the raw layer and warehouse."""
+def run_pipeline(
+    home: Home,
+    sources: list[Path] | None = None,
+    options: IngestOptions | None = None,
+    transform_options: TransformOptions | None = None,
+    result: RunResult | None = None,
+) -> RunResult:
+    """Ingest each source (the bundled sample by default), transforming each loaded batch in
+    order. Batches left pending by an earlier run are transformed first. Pass `result` to keep
+    what was done so far when a step raises."""
     home.ensure()
-    result = RunResult(run_id=new_run_id())
+    result = result or RunResult(run_id=new_run_id())
     started = time.monotonic()
     with logs.run_context(result.run_id):
         files = sources or [sample_path()]
         log.info("run %s: %d drop(s) into %s", result.run_id, len(files), home.warehouse)
-        con = connect(home)
-        try:
+        with logs.step("transform"):
+            result.transforms += transform_pending(home, result.run_id, transform_options)
+        for f in files:
             with logs.step("ingest"):
-                for f in files:
+                con = connect(home)
+                try:
                     result.batches.append(ingest_file(home, con, f, options))
-        finally:
-            con.close()
+                finally:
+                    con.close()
+            with logs.step("transform"):
+                result.transforms += transform_pending(home, result.run_id, transform_options)
     result.seconds = time.monotonic() - started
     return result

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 RAW_TABLE = "raw_netflix_titles"
 LEDGER_TABLE = "etl_batches"
+TRANSFORMS_TABLE = "etl_transforms"
 
 # Append-only, versioned migrations: each runs once, in order, inside one transaction. Tables that
 # hold history (the ledger, the raw layer) are created here; derived tables are rebuilt by dbt.
@@ -70,6 +71,32 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             _source_sha256 varchar not null,
             _source_row_number bigint not null,
             _extra json
+        );
+        """,
+    ),
+    (
+        2,
+        "transform log (CDC counts per run and batch)",
+        f"""
+        create table {TRANSFORMS_TABLE} (
+            run_id varchar not null,
+            batch_id varchar not null,
+            mode varchar,
+            started_at timestamptz not null,
+            finished_at timestamptz,
+            status varchar not null check (status in ('running', 'succeeded', 'refused', 'failed')),
+            staged_rows bigint,
+            duplicates_dropped bigint,
+            inserted bigint,
+            updated bigint,
+            unchanged bigint,
+            deleted bigint,
+            revived bigint,
+            tests_passed integer,
+            tests_warned integer,
+            tests_failed integer,
+            message varchar,
+            primary key (run_id, batch_id)
         );
         """,
     ),

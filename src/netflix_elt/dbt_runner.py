@@ -1,0 +1,203 @@
+"""Running the packaged dbt project in-process.
+
+dbt is imported only here, inside the functions that need it, so the CLI starts fast. The
+project ships inside the package (possibly read-only site-packages): every path dbt writes to
+(target, logs) is under the working home, and the profile reads the warehouse path from
+`NETFLIX_ELT_WAREHOUSE`. The project is parsed once per process (partial parsing across
+processes, its state under the home) and the manifest is reused by every invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from netflix_elt.errors import PipelineError
+from netflix_elt.home import Home
+
+log = logging.getLogger(__name__)
+
+PROJECT_NAME = "netflix_elt"
+# Parsed manifests by (project, target): the manifest names the warehouse by its file name, which
+# is the same in every home, so one process parses the project once whatever homes it serves.
+_MANIFESTS: dict[tuple[str, str], Any] = {}
+
+
+def project_dir() -> Path:
+    return Path(str(resources.files("netflix_elt") / "dbt_project"))
+
+
+@dataclass
+class DbtOutcome:
+    success: bool
+    seconds: float
+    passed: int = 0
+    warned: int = 0
+    failed: int = 0  # errored or failed nodes and tests
+    skipped: int = 0
+    models: int = 0
+    warnings: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.models} models/snapshots built, {self.passed} checks passed, {self.warned} warned, "
+            f"{self.failed} failed, {self.skipped} skipped in {self.seconds:.1f}s"
+        )
+
+
+class Dbt:
+    """The packaged dbt project bound to one working home."""
+
+    def __init__(self, home: Home, target: str = "duckdb") -> None:
+        self.home = home
+        self.target = target
+
+    @property
+    def _manifest(self) -> Any:
+        return _MANIFESTS.get((str(project_dir()), self.target))
+
+    @property
+    def target_path(self) -> Path:
+        return self.home.root / "dbt" / "target"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home.logs_dir / "dbt"
+
+    def _common_args(self) -> list[str]:
+        project = str(project_dir())
+        return [
+            "--project-dir",
+            project,
+            "--profiles-dir",
+            project,
+            "--target-path",
+            str(self.target_path),
+            "--log-path",
+            str(self.log_path),
+            "--target",
+            self.target,
+            "--log-level",
+            "none",
+            "--log-level-file",
+            "info",
+            "--no-use-colors",
+        ]
+
+    @contextmanager
+    def _environment(self) -> Iterator[None]:
+        """dbt reads its profile's settings from the environment; set them for the call only."""
+        wanted = {
+            "NETFLIX_ELT_WAREHOUSE": str(self.home.warehouse),
+            "NETFLIX_ELT_DBT_TARGET": self.target,
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        saved = {k: os.environ.get(k) for k in wanted}
+        os.environ.update(wanted)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            _release_duckdb()
+
+    def _invoke(self, args: list[str]) -> Any:
+        from dbt.cli.main import dbtRunner
+
+        self.target_path.mkdir(parents=True, exist_ok=True)
+        self.log_path.mkdir(parents=True, exist_ok=True)
+        with self._environment():
+            runner = dbtRunner(manifest=self._manifest) if self._manifest is not None else dbtRunner()
+            try:
+                return runner.invoke([*args, *self._common_args()])
+            except Exception as exc:  # dbt raises for broken projects or profiles
+                raise PipelineError(f"dbt failed to start: {exc}; see {self.log_path / 'dbt.log'}") from exc
+
+    def parse(self) -> None:
+        if self._manifest is not None:
+            return
+        started = time.monotonic()
+        res = self._invoke(["parse"])
+        if not res.success or res.result is None:
+            raise PipelineError(f"dbt could not parse its project: {res.exception}; see {self.log_path / 'dbt.log'}")
+        _MANIFESTS[(str(project_dir()), self.target)] = res.result
+        log.debug("dbt project parsed in %.2fs", time.monotonic() - started)
+
+    def build(
+        self, select: list[str], variables: dict[str, Any] | None = None, exclude_unit_tests: bool = True
+    ) -> DbtOutcome:
+        """`dbt build --select ...`; returns counts, warning and failure lines. Never raises for a
+        failed test: the caller decides (a failed test is data, not a crash)."""
+        self.parse()
+        started = time.monotonic()
+        args = ["build", "--select", *select]
+        if exclude_unit_tests:
+            args += ["--exclude-resource-type", "unit_test"]
+        if variables:
+            args += ["--vars", json.dumps(variables)]
+        res = self._invoke(args)
+        outcome = DbtOutcome(success=bool(res.success), seconds=time.monotonic() - started)
+        if res.result is None:
+            outcome.failures.append(f"dbt build did not run: {res.exception}")
+            outcome.failed += 1
+            return outcome
+        for r in res.result.results:
+            _tally(outcome, r)
+        log.info("dbt build %s: %s", " ".join(select), outcome.summary())
+        for w in outcome.warnings:
+            log.warning("dbt: %s", w)
+        return outcome
+
+    def test(self, select: list[str]) -> DbtOutcome:
+        """`dbt test --select ...` (unit tests included)."""
+        self.parse()
+        started = time.monotonic()
+        res = self._invoke(["test", "--select", *select])
+        outcome = DbtOutcome(success=bool(res.success), seconds=time.monotonic() - started)
+        for r in getattr(res.result, "results", []) or []:
+            _tally(outcome, r)
+        return outcome
+
+
+def _tally(outcome: DbtOutcome, r: Any) -> None:
+    status = str(getattr(r.status, "value", r.status))
+    node = r.node
+    name = node.name
+    resource = str(getattr(node.resource_type, "value", node.resource_type))
+    if status in ("success", "pass"):
+        if resource in ("model", "snapshot", "seed"):
+            outcome.models += 1
+        else:
+            outcome.passed += 1
+    elif status == "warn":
+        outcome.warned += 1
+        outcome.warnings.append(f"{name}: {r.failures} failing row(s) (warn)")
+    elif status == "skipped":
+        outcome.skipped += 1
+    else:
+        outcome.failed += 1
+        detail = f"{r.failures} failing row(s)" if status == "fail" else (r.message or status).splitlines()[0]
+        outcome.failures.append(f"{name}: {detail}")
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB database open in-process after an invocation, which would stop
+    this process from opening the warehouse with its own settings: close it."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        return
+    DuckDBConnectionManager.close_all_connections()

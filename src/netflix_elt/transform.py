@@ -1,0 +1,247 @@
+"""The transformation step: each newly loaded batch, in ingestion order, through the dbt project.
+
+Per batch: build staging (and its tests), run the key-remap guard against the current table,
+then build the change set, the current table, its SCD2 snapshot, the bridges and the KPI views
+(and their tests). The CDC counts come from the change set dbt built, and are recorded in
+`etl_transforms` keyed by run and batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from netflix_elt.dbt_runner import Dbt, DbtOutcome
+from netflix_elt.errors import InputError, PipelineError
+from netflix_elt.home import Home
+from netflix_elt.warehouse import LEDGER_TABLE, TRANSFORMS_TABLE, connect, table_exists, utcnow
+
+log = logging.getLogger(__name__)
+
+STAGING = ["staging_netflix_batch", "staging_netflix_titles"]
+DOWNSTREAM = ["int_netflix_changes+"]
+
+
+class KeyRemapRefused(InputError):
+    """The drop renumbered its keys: too many matched show_ids changed title."""
+
+
+class TransformFailed(PipelineError):
+    """A dbt model or an error-level test failed."""
+
+
+@dataclass(frozen=True)
+class TransformOptions:
+    accept_key_changes: bool = False
+    key_change_threshold: float = 0.20
+
+
+@dataclass
+class CdcCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    revived: int = 0
+    staged: int = 0
+    duplicates_dropped: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.inserted:,} inserted, {self.updated:,} updated, {self.unchanged:,} unchanged, "
+            f"{self.deleted:,} deleted, {self.revived:,} revived"
+        )
+
+
+@dataclass
+class TransformResult:
+    batch_id: str
+    mode: str
+    status: str = "running"
+    counts: CdcCounts = field(default_factory=CdcCounts)
+    tests_passed: int = 0
+    tests_warned: int = 0
+    tests_failed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class KeyRemapCheck:
+    matched: int
+    changed: int
+    examples: list[tuple[str, str, str]]
+
+    @property
+    def share(self) -> float:
+        return self.changed / self.matched if self.matched else 0.0
+
+
+def pending_batches(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Succeeded batches not yet transformed successfully, in ingestion order."""
+    return [
+        (b, m)
+        for b, m in con.execute(
+            f"select b.batch_id, b.mode from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
+            f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id and t.status = 'succeeded') "
+            "order by b.started_at, b.batch_id"
+        ).fetchall()
+    ]
+
+
+def transform_pending(
+    home: Home, run_id: str, options: TransformOptions | None = None, dbt: Dbt | None = None
+) -> list[TransformResult]:
+    """Transform every pending batch in order; stops at the first that fails or is refused."""
+    options = options or TransformOptions()
+    con = connect(home)
+    try:
+        pending = pending_batches(con)
+    finally:
+        con.close()
+    if not pending:
+        log.info("transform: no new batch to process")
+        return []
+    dbt = dbt or Dbt(home)
+    return [transform_batch(home, dbt, run_id, batch_id, mode, options) for batch_id, mode in pending]
+
+
+def transform_batch(
+    home: Home, dbt: Dbt, run_id: str, batch_id: str, mode: str, options: TransformOptions
+) -> TransformResult:
+    started = time.monotonic()
+    result = TransformResult(batch_id=batch_id, mode=mode)
+    _record(home, run_id, result, insert=True)
+    variables = {"batch_id": batch_id}
+    try:
+        log.info("transform: batch %s (%s drop)", batch_id, mode)
+        _require(dbt.build(STAGING, variables), result, "staging")
+        guard = key_remap_check(home)
+        if guard.matched and guard.share > options.key_change_threshold:
+            examples = "; ".join(f"{sid}: {old!r} -> {new!r}" for sid, old, new in guard.examples)
+            message = (
+                f"batch {batch_id}: {guard.changed:,} of {guard.matched:,} matched show_ids "
+                f"({guard.share:.0%}) changed title, more than the {options.key_change_threshold:.0%} allowed: "
+                f"the drop looks renumbered (e.g. {examples}); current and history were left as they were. "
+                "Re-run with --accept-key-changes to apply it anyway"
+            )
+            if not options.accept_key_changes:
+                raise KeyRemapRefused(message)
+            result.warnings.append(f"key-remap guard overridden: {guard.changed:,} of {guard.matched:,} changed title")
+            log.warning("batch %s: key-remap guard overridden by --accept-key-changes", batch_id)
+        _require(dbt.build(DOWNSTREAM, variables), result, "CDC and marts")
+        result.counts = _cdc_counts(home, batch_id)
+        result.status = "succeeded"
+    except KeyRemapRefused as exc:
+        result.status, result.message = "refused", str(exc)
+        raise
+    except BaseException as exc:
+        result.status, result.message = "failed", str(exc) or type(exc).__name__
+        raise
+    finally:
+        result.seconds = time.monotonic() - started
+        _record(home, run_id, result)
+    log.info("transform: batch %s: %s (%.1fs)", batch_id, result.counts.line(), result.seconds)
+    return result
+
+
+def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
+    result.tests_passed += outcome.passed
+    result.tests_warned += outcome.warned
+    result.tests_failed += outcome.failed
+    result.warnings.extend(outcome.warnings)
+    if not outcome.success or outcome.failed:
+        shown = "; ".join(outcome.failures[:5]) or "see logs/dbt/dbt.log"
+        raise TransformFailed(
+            f"batch {result.batch_id}: dbt {stage} failed ({shown}); the batch stays pending: fix the cause "
+            "and run again (logs/dbt/dbt.log has the details)"
+        )
+
+
+def key_remap_check(home: Home) -> KeyRemapCheck:
+    """Among keys in both the staged batch and the current (not deleted) titles, how many changed
+    title. The 2020 and 2021 releases renumbered show_ids: 0 of 7,775 shared titles kept theirs."""
+    con = connect(home)
+    try:
+        if not table_exists(con, "analytics_netflix_current"):
+            return KeyRemapCheck(0, 0, [])
+        joined = (
+            "from staging_netflix_titles s join analytics_netflix_current c on s.show_id = c.show_id "
+            "where not c.is_deleted"
+        )
+        changed = "lower(s.title) is distinct from lower(c.title)"
+        row = con.execute(f"select count(*), count(*) filter (where {changed}) {joined}").fetchone()
+        examples = con.execute(
+            f"select s.show_id, c.title, s.title {joined} and {changed} order by s.show_id limit 3"
+        ).fetchall()
+    finally:
+        con.close()
+    matched, n_changed = (int(row[0]), int(row[1])) if row else (0, 0)
+    return KeyRemapCheck(matched, n_changed, [(str(a), str(b), str(c)) for a, b, c in examples])
+
+
+def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
+    con = connect(home)
+    try:
+        by_type = dict(con.execute("select change_type, count(*) from int_netflix_changes group by 1").fetchall())
+        row = con.execute(
+            "select count(*) filter (where show_id is not null), "
+            f"(select rows_loaded from {LEDGER_TABLE} where batch_id = ?) - count(*) from staging_netflix_titles",
+            [batch_id],
+        ).fetchone()
+    finally:
+        con.close()
+    staged, dropped = (int(row[0]), int(row[1])) if row else (0, 0)
+    c = CdcCounts(
+        inserted=by_type.get("insert", 0),
+        updated=by_type.get("update", 0),
+        deleted=by_type.get("delete", 0),
+        revived=by_type.get("revive", 0),
+        staged=staged,
+        duplicates_dropped=dropped,
+    )
+    c.unchanged = staged - c.inserted - c.updated - c.revived
+    return c
+
+
+def _record(home: Home, run_id: str, r: TransformResult, insert: bool = False) -> None:
+    con = connect(home)
+    try:
+        if insert:
+            con.execute(
+                f"insert into {TRANSFORMS_TABLE} (run_id, batch_id, mode, started_at, status) "
+                "values (?, ?, ?, ?, 'running')",
+                [run_id, r.batch_id, r.mode, utcnow()],
+            )
+            return
+        c = r.counts
+        values: list[Any] = [
+            r.status,
+            utcnow(),
+            c.staged,
+            c.duplicates_dropped,
+            c.inserted,
+            c.updated,
+            c.unchanged,
+            c.deleted,
+            c.revived,
+            r.tests_passed,
+            r.tests_warned,
+            r.tests_failed,
+            r.message or None,
+            run_id,
+            r.batch_id,
+        ]
+        con.execute(
+            f"update {TRANSFORMS_TABLE} set status = ?, finished_at = ?, staged_rows = ?, duplicates_dropped = ?, "
+            "inserted = ?, updated = ?, unchanged = ?, deleted = ?, revived = ?, tests_passed = ?, "
+            "tests_warned = ?, tests_failed = ?, message = ? where run_id = ? and batch_id = ?",
+            values,
+        )
+    finally:
+        con.close()

@@ -1,0 +1,239 @@
+"""The dbt transformation: KPI values, CDC scenarios with exact counts, SCD2 history, the guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from netflix_elt.dbt_runner import Dbt, project_dir
+from netflix_elt.home import Home
+from netflix_elt.ingest import IngestOptions
+from netflix_elt.pipeline import RunResult, run_pipeline
+from netflix_elt.transform import KeyRemapRefused, TransformOptions, transform_batch
+
+from conftest import CANONICAL, VARIANTS, query, scalar
+
+pytestmark = pytest.mark.slow
+
+
+def run(home: Home, *sources: Path, force: bool = False, mode: str = "snapshot", **topts) -> RunResult:
+    return run_pipeline(home, list(sources) or None, IngestOptions(force=force, mode=mode), TransformOptions(**topts))
+
+
+def counts(result: RunResult) -> tuple[int, int, int, int, int]:
+    (t,) = result.transforms
+    c = t.counts
+    return (c.inserted, c.updated, c.unchanged, c.deleted, c.revived)
+
+
+def derive(src: Path, out: Path, select: str) -> Path:
+    """A drop made from another with SQL over its rows (all VARCHAR)."""
+    duckdb.execute(
+        f"copy (select * from ({select.format(src='read_csv($1, all_varchar=true)')})) to '{out}' (header)",
+        [str(src)],
+    )
+    return out
+
+
+def test_sample_builds_the_kpis_the_business_expects(home: Home) -> None:
+    result = run(home)
+    assert counts(result) == (8807, 0, 0, 0, 0)
+    assert result.transforms[0].tests_failed == 0
+    assert query(home, "select * from kpi_movies_vs_tv order by type") == [("Movie", 6131), ("TV Show", 2676)]
+    assert query(home, "select * from kpi_titles_by_country limit 3") == [
+        ("United States", 3690),
+        ("India", 1046),
+        ("United Kingdom", 806),
+    ]
+    assert scalar(home, "select count(*) from kpi_titles_by_country") == 10
+    assert scalar(home, "select count(date_added) from staging_netflix_titles") == 8797
+    assert scalar(home, "select count(distinct value) from netflix_title_countries") == 122
+    assert scalar(home, "select count(distinct value) from netflix_title_genres") == 42
+    # the three misplaced durations moved out of rating
+    assert query(
+        home,
+        "select show_id, rating, duration_minutes from analytics_netflix_current where show_id in "
+        "('s5542', 's5795', 's5814') order by show_id",
+    ) == [("s5542", None, 74), ("s5795", None, 84), ("s5814", None, 66)]
+    # multi-country titles count for each country (the original pipeline counted the string)
+    multi = scalar(home, "select count(*) from analytics_netflix_current where country like '%,%'")
+    assert multi == 1320
+    assert scalar(home, "select count(*) from kpi_titles_by_country where country like '%,%'") == 0
+    # every KPI view answers
+    for view in [
+        "kpi_titles_by_year",
+        "kpi_titles_by_rating",
+        "kpi_top_genres",
+        "kpi_genres_over_time",
+        "kpi_country_recent_growth",
+        "kpi_titles_added_by_month",
+    ]:
+        assert scalar(home, f"select count(*) from {view}") > 0, view
+    assert scalar(home, "select sum(total_titles) from kpi_titles_added_by_month") == 8797
+    assert query(home, "select * from kpi_country_recent_growth limit 1") == [("United States", 2232)]
+    # history: one current version per title
+    assert query(home, "select count(*), count(*) filter (where is_current) from analytics_netflix_history") == [
+        (8807, 8807)
+    ]
+    row = query(home, "select status, inserted, staged_rows from etl_transforms")
+    assert row == [("succeeded", 8807, 8807)]
+
+
+def test_same_content_again_changes_nothing(home: Home) -> None:
+    first = run(home)
+    before = query(home, "select show_id, row_hash, updated_at, last_changed_batch_id from analytics_netflix_current")
+    again = run(home, force=True)
+    assert counts(again) == (0, 0, 8807, 0, 0)
+    assert (
+        query(home, "select show_id, row_hash, updated_at, last_changed_batch_id from analytics_netflix_current")
+        == before
+    )
+    assert scalar(home, "select count(*) from analytics_netflix_history") == 8807
+
+    # re-running the very same batch (as after a crash) changes nothing either
+    batch_id = first.batches[0].batch_id
+    redo = transform_batch(home, Dbt(home), "rerun", batch_id, "snapshot", TransformOptions())
+    assert (redo.counts.inserted, redo.counts.updated, redo.counts.deleted) == (0, 0, 0)
+    assert scalar(home, "select count(*) from analytics_netflix_history") == 8807
+
+
+def test_trailing_column_variant_updates_five_then_back(home: Home) -> None:
+    run(home)
+    first_batch = scalar(home, "select min(batch_id) from etl_batches")
+    trailing = run(home, VARIANTS / "netflix_titles_trailing_empty_column.csv")
+    assert counts(trailing) == (0, 5, 8802, 0, 0)
+    changed = [r[0] for r in query(home, "select show_id from int_netflix_changes order by show_id")]
+    assert len(changed) == 5
+    # unchanged rows were not rewritten: they still carry the first batch
+    assert (
+        scalar(home, "select count(*) from analytics_netflix_current where last_changed_batch_id = ?", [first_batch])
+        == 8802
+    )
+
+    back = run(home, force=True)
+    assert counts(back) == (0, 5, 8802, 0, 0)
+    versions = query(
+        home,
+        "select show_id, count(*), count(*) filter (where is_current), count(distinct row_hash) "
+        "from analytics_netflix_history where show_id in (select unnest(?)) group by 1",
+        [changed],
+    )
+    assert sorted(versions) == [(sid, 3, 1, 2) for sid in changed]
+    # the current version equals the first one again
+    assert (
+        scalar(
+            home,
+            "select count(*) from analytics_netflix_history h join analytics_netflix_current c "
+            "using (show_id) where h.is_current and h.row_hash <> c.row_hash",
+        )
+        == 0
+    )
+
+
+def test_removed_rows_are_soft_deleted_then_revived(home: Home, tmp_path: Path) -> None:
+    run(home)
+    fewer = derive(
+        CANONICAL,
+        tmp_path / "fewer.csv",
+        "select * from {src} where show_id not in ('s1', 's2', 's3', 's4', 's5', 's6', 's7')",
+    )
+    gone = run(home, fewer)
+    assert counts(gone) == (0, 0, 8800, 7, 0)
+    assert query(
+        home, "select count(*), min(deleted_at) is not null from analytics_netflix_current where is_deleted"
+    ) == [(7, True)]
+    assert query(home, "select * from kpi_movies_vs_tv order by 1") != [("Movie", 6131), ("TV Show", 2676)]
+    assert scalar(home, "select sum(total_titles) from kpi_movies_vs_tv") == 8800
+    assert scalar(home, "select count(*) from netflix_title_countries where show_id = 's1'") == 0
+
+    back = run(home, force=True)
+    assert counts(back) == (0, 0, 8800, 0, 7)
+    assert scalar(home, "select count(*) from analytics_netflix_current where is_deleted") == 0
+    assert query(home, "select * from kpi_movies_vs_tv order by 1") == [("Movie", 6131), ("TV Show", 2676)]
+    assert query(
+        home, "select is_deleted, is_current from analytics_netflix_history where show_id = 's1' order by valid_from"
+    ) == [(False, False), (True, False), (False, True)]
+
+
+def test_delta_drop_only_upserts(home: Home, tmp_path: Path) -> None:
+    run(home)
+    delta = derive(
+        CANONICAL,
+        tmp_path / "delta.csv",
+        "select * replace (case when show_id = 's1' then 'New description' else description end as description) "
+        "from {src} where show_id in ('s1', 's2') union all "
+        "select * replace ('s99999' as show_id, 'Brand New' as title) from {src} where show_id = 's3'",
+    )
+    result = run(home, delta, mode="delta")
+    assert counts(result) == (1, 1, 1, 0, 0)
+    assert scalar(home, "select count(*) from analytics_netflix_current where not is_deleted") == 8808
+
+
+def test_a_change_in_any_single_column_is_detected(home: Home, tmp_path: Path) -> None:
+    run(home)
+    # one title per column, each with only that column changed
+    edits = {
+        "type": ("s10", "'TV Show'"),
+        "title": ("s11", "'Other title'"),
+        "director": ("s12", "'Someone Else'"),
+        "cast": ("s13", "'Only One Actor'"),
+        "country": ("s14", "'Narnia'"),
+        "date_added": ("s15", "'January 1, 2020'"),
+        "release_year": ("s16", "'1900'"),
+        "rating": ("s17", "'NC-17'"),
+        "duration": ("s18", "'999 min'"),
+        "listed_in": ("s19", "'Dramas'"),
+        "description": ("s21", "description || '!'"),
+    }
+    replaces = ", ".join(
+        f'case when show_id = \'{sid}\' then {value} else "{col}" end as "{col}"' for col, (sid, value) in edits.items()
+    )
+    edited = derive(CANONICAL, tmp_path / "edits.csv", f"select * replace ({replaces}) from {{src}}")
+    # and s1's director moved, unchanged, into its empty cast: no bare concatenation may hide that
+    drop = derive(
+        edited,
+        tmp_path / "shifted.csv",
+        "select * replace (case when show_id = 's1' then null else director end as director, "
+        'case when show_id = \'s1\' then director else "cast" end as "cast") from {src}',
+    )
+    assert query(
+        home, "select director is not null, \"cast\" is null from raw_netflix_titles where show_id = 's1'"
+    ) == [(True, True)]
+    result = run(home, drop)
+    assert counts(result) == (0, 12, 8795, 0, 0)
+    expected = sorted([sid for sid, _ in edits.values()] + ["s1"])
+    assert sorted(r[0] for r in query(home, "select show_id from int_netflix_changes")) == expected
+
+
+def test_renumbered_release_is_refused_by_the_key_remap_guard(home: Home) -> None:
+    run(home)
+    before = query(home, "select show_id, row_hash from analytics_netflix_current order by show_id")
+    with pytest.raises(
+        KeyRemapRefused,
+        match=r"7,772 of 7,772 matched show_ids \(100%\) changed title.*s1: 'Dick Johnson Is Dead' -> '3%'",
+    ):
+        run(home, VARIANTS / "netflix_titles_2020_7787rows.csv")
+    assert query(home, "select show_id, row_hash from analytics_netflix_current order by show_id") == before
+    assert scalar(home, "select count(*) from analytics_netflix_history") == 8807
+    assert query(home, "select status from etl_transforms order by started_at") == [("succeeded",), ("refused",)]
+
+    accepted = run(home, accept_key_changes=True)  # the refused batch is still pending
+    assert counts(accepted)[1] == 7772
+    assert scalar(home, "select count(*) from analytics_netflix_current where is_deleted") == 8807 - 7772
+
+
+def test_dbt_unit_tests_pass(home: Home) -> None:
+    run(home)
+    outcome = Dbt(home).test(["test_type:unit"])
+    assert outcome.success
+    assert (outcome.passed, outcome.failed) == (3, 0)
+
+
+def test_the_packaged_project_is_never_written_to(home: Home) -> None:
+    before = sorted(p.relative_to(project_dir()) for p in project_dir().rglob("*"))
+    run(home)
+    assert sorted(p.relative_to(project_dir()) for p in project_dir().rglob("*")) == before
+    assert (home.root / "dbt" / "target" / "manifest.json").is_file()
+    assert (home.logs_dir / "dbt" / "dbt.log").is_file()
