@@ -31,14 +31,17 @@ def test_run_loads_the_bundled_sample_then_skips_it(runner: CliRunner, home: Hom
     assert first.exit_code == 0, first.output
     assert "loaded   netflix_titles.csv" in first.stdout
     assert "8,807 rows" in first.stdout
-    assert first.stdout.strip().splitlines()[-1].startswith("summary: run ")
-    assert "1 batch(es) loaded, 0 skipped, 8,807 rows" in first.stdout
+    tail = first.stdout.strip().splitlines()[-6:]
+    assert tail[0] == "summary:"
+    assert tail[2] == "  batches   1 loaded, 0 skipped, 0 rejected, 8,807 rows"
+    assert tail[3].startswith("  cdc       8,807 inserted, 0 updated, 0 unchanged, 0 deleted, 0 revived")
+    assert tail[4].startswith("  checks    ") and tail[4].endswith(" passed, 0 warned, 0 failed")
     assert "netflix_titles.csv: batch" in first.stderr  # live progress
 
     second = invoke(runner, home, "run")
     assert second.exit_code == 0
     assert "skipped  netflix_titles.csv: already loaded as batch" in second.stdout
-    assert "0 batch(es) loaded, 1 skipped" in second.stdout
+    assert "  batches   0 loaded, 1 skipped, 0 rejected, 0 rows" in second.stdout
     assert scalar(home, "select count(*) from etl_batches") == 1
     assert scalar(home, "select count(*) from raw_netflix_titles") == 8807
     assert len(list(home.raw_dir.rglob("*.parquet"))) == 1
@@ -61,10 +64,12 @@ def test_status_lists_batches(runner: CliRunner, home: Home) -> None:
     out = invoke(runner, home, "status")
     assert out.exit_code == 0
     lines = out.stdout.splitlines()
-    assert lines[0].split()[:2] == ["batch_id", "status"]
-    assert "rejected" in lines[1] and "notitle.csv" in lines[1]
-    assert "no column for title" in lines[2]
-    assert "succeeded" in lines[3] and "8,807" in lines[3]
+    start = lines.index("batches (newest first)")
+    assert lines[start + 1].split()[:2] == ["batch_id", "status"]
+    assert "rejected" in lines[start + 2] and "notitle.csv" in lines[start + 2]
+    assert "no column for title" in lines[start + 3]
+    assert "succeeded" in lines[start + 4] and "8,807" in lines[start + 4]
+    assert lines[-1] == "checks: none yet"  # `ingest` alone runs no checks
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """`netflix-elt`: a thin command line over the library. Errors map to exit codes here only:
-0 ok, 2 bad input or usage, 1 internal error (or a failed check, in later steps)."""
+0 ok (warnings allowed unless --strict), 1 a fail-level check failed or an internal error,
+2 bad input or usage."""
 
 from __future__ import annotations
 
@@ -63,7 +64,10 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Exit codes: 0 ok, 1 internal error or failed check, 2 bad input or usage.",
+    epilog=(
+        "Exit codes: 0 ok (warn-level checks allowed unless --strict); 1 a fail-level check failed, "
+        "another run held the lock too long, or an internal error; 2 bad input or usage (a rejected drop)."
+    ),
 )
 @click.version_option(__version__, prog_name="netflix-elt")
 @click.option(
@@ -175,6 +179,66 @@ def ingest(
     return worst
 
 
+_strict_opt = click.option("--strict", is_flag=True, help="Exit 1 when any check warns, not only when one fails.")
+_lock_opt = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for another run on the same home to finish.",
+)
+
+
+def _monitor_options(
+    strict: bool, freshness_warn: float, freshness_fail: float, volume: float, null_jump: float
+) -> Any:
+    from netflix_elt.monitor import MonitorOptions
+
+    return MonitorOptions(
+        freshness_warn_hours=freshness_warn,
+        freshness_fail_hours=freshness_fail,
+        volume_change=volume,
+        null_rate_jump=null_jump,
+        strict=strict,
+    )
+
+
+def _monitor_thresholds(fn: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option(
+            "--freshness-warn-hours",
+            type=float,
+            default=24.0,
+            show_default=True,
+            help="Warn when the latest successful ingestion is older than this.",
+        ),
+        click.option(
+            "--freshness-fail-hours",
+            type=float,
+            default=72.0,
+            show_default=True,
+            help="Fail when the latest successful ingestion is older than this.",
+        ),
+        click.option(
+            "--volume-change",
+            type=click.FloatRange(0),
+            default=0.20,
+            show_default=True,
+            help="Warn when a batch's row count differs from the previous one by more than this share.",
+        ),
+        click.option(
+            "--null-rate-jump",
+            type=click.FloatRange(0, 1),
+            default=0.10,
+            show_default=True,
+            help="Warn when a column's null rate rises by more than this (absolute) from the previous batch.",
+        ),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
 @cli.command()
 @click.option(
     "--source",
@@ -182,6 +246,11 @@ def ingest(
     multiple=True,
     type=click.Path(path_type=Path),
     help="Drop(s) to process (default: the bundled sample). Repeatable.",
+)
+@click.option(
+    "--inbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Process every new drop in this folder, in name order; move each to processed/ or rejected/.",
 )
 @_mapping_opt
 @_force_opt
@@ -199,86 +268,220 @@ def ingest(
     show_default=True,
     help="Key-remap guard: refuse a drop when more than this share of matched show_ids changed title.",
 )
+@_strict_opt
+@_lock_opt
+@_monitor_thresholds
 @click.pass_obj
 @_guard
 def run(
     state: _Ctx,
     sources: tuple[Path, ...],
+    inbox: Path | None,
     mapping: Path | None,
     force: bool,
     max_reject_ratio: float,
     mode: str,
     accept_key_changes: bool,
     key_change_threshold: float,
+    strict: bool,
+    lock_timeout: float,
+    freshness_warn_hours: float,
+    freshness_fail_hours: float,
+    volume_change: float,
+    null_rate_jump: float,
 ) -> int:
-    """Run the whole pipeline on the given drops (default: the bundled sample)."""
+    """Run the whole pipeline: ingest, transform (dbt), check. Default source: the bundled sample.
+
+    Exit codes: 0 ok (warnings allowed unless --strict), 1 a fail-level check failed or an
+    internal error, 2 a drop was rejected or bad usage.
+    """
     from netflix_elt.pipeline import RunResult, new_run_id, run_pipeline
     from netflix_elt.transform import TransformOptions
 
+    if inbox is not None and sources:
+        raise click.UsageError("give --source or --inbox, not both")
     started = time.monotonic()
     options = _ingest_options(mapping, force, max_reject_ratio, mode)
     topts = TransformOptions(accept_key_changes=accept_key_changes, key_change_threshold=key_change_threshold)
+    mopts = _monitor_options(strict, freshness_warn_hours, freshness_fail_hours, volume_change, null_rate_jump)
     if not state.quiet:
         click.echo(f"netflix-elt {__version__}: home {state.home.root}")
     result = RunResult(run_id=new_run_id())
     try:
-        run_pipeline(state.home, list(sources) or None, options, topts, result=result)
+        run_pipeline(
+            state.home,
+            list(sources) or None,
+            options,
+            topts,
+            mopts,
+            inbox=inbox,
+            lock_timeout=lock_timeout,
+            result=result,
+        )
     finally:
-        if not state.quiet:
-            _echo_run(result, state.home, time.monotonic() - started)
-    return EXIT_OK
+        _echo_run(result, state.home, time.monotonic() - started, state.quiet)
+    for r in result.rejected:
+        click.echo(f"error: {r.reason} (moved to {r.moved_to})", err=True)
+    return result.exit_code(strict)
 
 
-def _echo_run(result: Any, home: Home, seconds: float) -> None:
-    for b in result.batches:
-        _echo_batch(b, home)
-    for t in result.transforms:
-        click.echo(f"cdc      batch {t.batch_id} ({t.mode}): {t.counts.line()}")
-        if t.counts.duplicates_dropped:
-            click.echo(f"         {t.counts.duplicates_dropped:,} duplicate show_id row(s) dropped (last one kept)")
-        click.echo(f"         dbt checks: {t.tests_passed} passed, {t.tests_warned} warned, {t.tests_failed} failed")
-        for w in t.warnings:
-            click.echo(f"         warning: {w}")
-    click.echo(
-        f"summary: run {result.run_id}: {len(result.loaded)} batch(es) loaded, {len(result.skipped)} skipped, "
-        f"{sum(b.rows_loaded for b in result.loaded):,} rows; {len(result.transforms)} batch(es) transformed; "
-        f"{seconds:.2f}s"
-    )
+def _echo_run(result: Any, home: Home, seconds: float, quiet: bool) -> None:
+    if not quiet:
+        for b in result.batches:
+            _echo_batch(b, home)
+        for t in result.transforms:
+            click.echo(f"cdc      batch {t.batch_id} ({t.mode}): {t.counts.line()}")
+            if t.counts.duplicates_dropped:
+                click.echo(f"         {t.counts.duplicates_dropped:,} duplicate show_id row(s) dropped (last one kept)")
+            for w in t.warnings:
+                click.echo(f"         warning: {w}")
+    if result.report is not None:
+        _echo_checks(result.report, quiet)
+    if quiet:
+        return
+    totals = {
+        k: sum(getattr(t.counts, k) for t in result.transforms)
+        for k in ("inserted", "updated", "unchanged", "deleted", "revived")
+    }
+    report = result.report
+    rows = [
+        ("run", result.run_id),
+        (
+            "batches",
+            f"{len(result.loaded)} loaded, {len(result.skipped)} skipped, {len(result.rejected)} rejected, "
+            f"{sum(b.rows_loaded for b in result.loaded):,} rows",
+        ),
+        ("cdc", ", ".join(f"{v:,} {k}" for k, v in totals.items()) + f" ({len(result.transforms)} batch(es))"),
+        ("checks", report.summary() if report else "not run"),
+        ("duration", f"{seconds:.2f}s"),
+    ]
+    click.echo("summary:")
+    for k, v in rows:
+        click.echo(f"  {k:<9} {v}")
+
+
+def _echo_checks(report: Any, quiet: bool) -> None:
+    """Every warned or failed check, one line each (even in quiet mode: they are what cron mails)."""
+    for r in report.results:
+        if r.status in ("warn", "fail"):
+            click.echo(
+                f"check    {r.status.upper():<4} {r.check} ({r.table}): {r.observed}; threshold {r.threshold}",
+                err=quiet,
+            )
 
 
 @cli.command()
-@click.option("--limit", default=20, show_default=True, help="How many batches to show.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_strict_opt
+@_lock_opt
+@click.option("--no-dbt", is_flag=True, help="Skip re-running dbt's tests (only the warehouse checks).")
+@_monitor_thresholds
+@click.pass_obj
+@_guard
+def monitor(
+    state: _Ctx,
+    strict: bool,
+    lock_timeout: float,
+    no_dbt: bool,
+    freshness_warn_hours: float,
+    freshness_fail_hours: float,
+    volume_change: float,
+    null_rate_jump: float,
+) -> int:
+    """Run the data-quality checks now and store their results in dq_results.
+
+    Exit codes: 0 all checks pass (warnings allowed unless --strict), 1 a fail-level check failed.
+    """
+    from netflix_elt.pipeline import run_monitor
+
+    mopts = _monitor_options(strict, freshness_warn_hours, freshness_fail_hours, volume_change, null_rate_jump)
+    if not state.home.warehouse.exists():
+        raise InputError(f"{state.home.warehouse}: no warehouse yet; run `netflix-elt run` first")
+    report = run_monitor(state.home, mopts, with_dbt_tests=not no_dbt, lock_timeout=lock_timeout)
+    _echo_checks(report, state.quiet)
+    if not state.quiet:
+        click.echo(f"checks: {report.summary()} (run {report.run_id})")
+    return report.exit_code(strict)
+
+
+@cli.command()
+@click.option("--limit", default=10, show_default=True, help="How many runs and batches to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.pass_obj
 @_guard
 def status(state: _Ctx, limit: int, as_json: bool) -> int:
-    """Show the batch ledger, newest first."""
-    from netflix_elt.ingest import list_batches
-    from netflix_elt.warehouse import connect
+    """Show the latest runs, batches and check results (read-only)."""
+    from netflix_elt.status import collect_status
 
     if not state.home.warehouse.exists():
         click.echo(f"no warehouse at {state.home.warehouse} yet; run `netflix-elt run`")
         return EXIT_OK
-    con = connect(state.home, read_only=True)
-    try:
-        rows = list_batches(con, limit)
-    finally:
-        con.close()
+    snap = collect_status(state.home, limit)
     if as_json:
-        click.echo(json.dumps(rows, default=str, indent=2))
+        click.echo(json.dumps(snap, default=str, indent=2))
         return EXIT_OK
-    if not rows:
-        click.echo("no batches yet; run `netflix-elt run`")
-        return EXIT_OK
-    header = f"{'batch_id':<34} {'status':<9} {'read':>8} {'loaded':>8} {'quar.':>6} {'enc':<9} source"
-    click.echo(header)
-    for r in rows:
+    click.echo("runs (newest first)")
+    click.echo(
+        f"  {'run_id':<24} {'command':<8} {'status':<14} {'loaded':>6} {'cdc +/~/-':>16} "
+        f"{'checks ok/warn/fail':>20} {'secs':>7}"
+    )
+    for r in snap["runs"]:
+        cdc = f"{r['inserted'] or 0}/{r['updated'] or 0}/{r['deleted'] or 0}"
+        checks = f"{r['checks_passed'] or 0}/{r['checks_warned'] or 0}/{r['checks_failed'] or 0}"
         click.echo(
-            f"{r['batch_id']:<34} {r['status']:<9} {r['rows_read'] or 0:>8,} {r['rows_loaded'] or 0:>8,} "
+            f"  {r['run_id']:<24} {r['command']:<8} {r['status']:<14} {r['batches_loaded'] or 0:>6} {cdc:>16} "
+            f"{checks:>20} {r['duration_s'] or 0:>7.1f}"
+        )
+        if r["message"]:
+            click.echo(f"  {'':<24} {r['message']}")
+    click.echo("batches (newest first)")
+    click.echo(f"  {'batch_id':<34} {'status':<9} {'read':>8} {'loaded':>8} {'quar.':>6} {'enc':<9} source")
+    for r in snap["batches"]:
+        click.echo(
+            f"  {r['batch_id']:<34} {r['status']:<9} {r['rows_read'] or 0:>8,} {r['rows_loaded'] or 0:>8,} "
             f"{r['rows_quarantined'] or 0:>6,} {(r['encoding'] or '-'):<9} {Path(r['source_path']).name}"
         )
         if r["status"] in ("rejected", "failed") and r["message"]:
-            click.echo(f"{'':<34} {r['message']}")
+            click.echo(f"  {'':<34} {r['message']}")
+    checks = snap["checks"]
+    if not checks:
+        click.echo("checks: none yet")
+        return EXIT_OK
+    by_status = {s: sum(1 for c in checks if c["status"] == s) for s in ("pass", "warn", "fail", "skip")}
+    click.echo(
+        f"checks (run {checks[0]['run_id']}): {by_status['pass']} passed, {by_status['warn']} warned, "
+        f"{by_status['fail']} failed, {by_status['skip']} skipped"
+    )
+    for c in checks:
+        if c["status"] != "pass":
+            click.echo(f"  {c['status'].upper():<4} {c['check']:<26} {c['observed']} (threshold {c['threshold']})")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--every", required=True, help='When to run, as a 5-field cron expression, e.g. "0 6 * * *".')
+@click.option(
+    "--inbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The landing folder the scheduled run processes (default: <home>/inbox).",
+)
+@click.option("--lock-timeout", type=click.IntRange(0), help="Passed to the scheduled run.")
+@click.pass_obj
+@_guard
+def schedule(state: _Ctx, every: str, inbox: Path | None, lock_timeout: int | None) -> int:
+    """Print a crontab line and an equivalent systemd service/timer pair. Changes nothing."""
+    import shutil
+
+    from netflix_elt.schedule import render_schedule
+
+    found = shutil.which("netflix-elt")
+    executable = Path(found) if found else Path(sys.argv[0]).absolute()
+    files = render_schedule(every, home=state.home.root, executable=executable, inbox=inbox, lock_timeout=lock_timeout)
+    click.echo("# --- cron " + "-" * 60)
+    click.echo(files.crontab)
+    click.echo("\n# --- ~/.config/systemd/user/netflix-elt.service " + "-" * 22)
+    click.echo(files.service.rstrip("\n"))
+    click.echo("\n# --- ~/.config/systemd/user/netflix-elt.timer " + "-" * 24)
+    click.echo(files.timer.rstrip("\n"))
     return EXIT_OK
 
 

@@ -35,6 +35,18 @@ def project_dir() -> Path:
     return Path(str(resources.files("netflix_elt") / "dbt_project"))
 
 
+@dataclass(frozen=True)
+class DbtNodeResult:
+    """One dbt test's result, for the data-quality table."""
+
+    name: str
+    table: str | None
+    severity: str  # warn | fail
+    status: str  # pass | warn | fail
+    failures: int
+    message: str
+
+
 @dataclass
 class DbtOutcome:
     success: bool
@@ -46,6 +58,7 @@ class DbtOutcome:
     models: int = 0
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    results: list[DbtNodeResult] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
@@ -161,11 +174,18 @@ class Dbt:
             log.warning("dbt: %s", w)
         return outcome
 
-    def test(self, select: list[str]) -> DbtOutcome:
-        """`dbt test --select ...` (unit tests included)."""
+    def test(
+        self, select: list[str], variables: dict[str, Any] | None = None, exclude_unit_tests: bool = False
+    ) -> DbtOutcome:
+        """`dbt test --select ...` (unit tests included unless excluded)."""
         self.parse()
         started = time.monotonic()
-        res = self._invoke(["test", "--select", *select])
+        args = ["test", "--select", *select]
+        if exclude_unit_tests:
+            args += ["--exclude-resource-type", "unit_test"]
+        if variables:
+            args += ["--vars", json.dumps(variables)]
+        res = self._invoke(args)
         outcome = DbtOutcome(success=bool(res.success), seconds=time.monotonic() - started)
         for r in getattr(res.result, "results", []) or []:
             _tally(outcome, r)
@@ -177,6 +197,19 @@ def _tally(outcome: DbtOutcome, r: Any) -> None:
     node = r.node
     name = node.name
     resource = str(getattr(node.resource_type, "value", node.resource_type))
+    if resource == "test" and status in ("pass", "warn", "fail", "error"):
+        severity = str(getattr(node.config, "severity", "error")).lower()
+        attached = getattr(node, "attached_node", None) or ""
+        outcome.results.append(
+            DbtNodeResult(
+                name=name,
+                table=attached.split(".")[-1] or None,
+                severity="warn" if severity == "warn" else "fail",
+                status="pass" if status == "pass" else ("warn" if status == "warn" else "fail"),
+                failures=int(r.failures or 0),
+                message=(r.message or "").splitlines()[0] if r.message else "",
+            )
+        )
     if status in ("success", "pass"):
         if resource in ("model", "snapshot", "seed"):
             outcome.models += 1

@@ -21,3 +21,7 @@ class BatchRejected(InputError):
 
 class PipelineError(NetflixEltError):
     """A step failed for a reason that is not the input's fault. Exit code 1."""
+
+
+class LockTimeout(NetflixEltError):
+    """Another run holds the home's lock and did not release it in time. Exit code 1."""

@@ -41,6 +41,10 @@ class Home:
         """Scratch space (transcoded inputs, DuckDB spill files); safe to delete between runs."""
         return self.root / "tmp"
 
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".run.lock"
+
     def ensure(self) -> Home:
         for d in (self.root, self.raw_dir, self.quarantine_dir, self.logs_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)

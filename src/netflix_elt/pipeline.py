@@ -1,21 +1,36 @@
-"""The whole pipeline, step by step. The CLI's `run` is a thin layer over `run_pipeline`."""
+"""The whole pipeline, step by step. The CLI's `run` and `monitor` are thin layers over these."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from netflix_elt import logs
+from netflix_elt.errors import InputError, NetflixEltError
 from netflix_elt.home import Home
 from netflix_elt.ingest import BatchResult, IngestOptions, ingest_file
+from netflix_elt.lock import DEFAULT_TIMEOUT, run_lock
+from netflix_elt.monitor import MonitorOptions, MonitorReport, run_checks
 from netflix_elt.sample import sample_path
-from netflix_elt.transform import TransformOptions, TransformResult, transform_pending
-from netflix_elt.warehouse import connect
+from netflix_elt.transform import KeyRemapRefused, TransformOptions, TransformResult, transform_pending
+from netflix_elt.warehouse import RUNS_TABLE, connect, utcnow
 
 log = logging.getLogger(__name__)
+
+# Files an inbox scan leaves alone: hidden files and uploads still in progress.
+PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart")
+
+
+@dataclass
+class RejectedDrop:
+    source: Path
+    reason: str
+    moved_to: Path | None = None
 
 
 @dataclass
@@ -23,6 +38,8 @@ class RunResult:
     run_id: str
     batches: list[BatchResult] = field(default_factory=list)
     transforms: list[TransformResult] = field(default_factory=list)
+    rejected: list[RejectedDrop] = field(default_factory=list)
+    report: MonitorReport | None = None
     seconds: float = 0.0
 
     @property
@@ -32,6 +49,12 @@ class RunResult:
     @property
     def skipped(self) -> list[BatchResult]:
         return [b for b in self.batches if b.status == "skipped"]
+
+    def exit_code(self, strict: bool = False) -> int:
+        """1 when a fail-level check failed, 2 when a drop was rejected, else 0."""
+        if self.report is not None and self.report.exit_code(strict):
+            return 1
+        return 2 if self.rejected else 0
 
 
 def new_run_id() -> str:
@@ -43,27 +66,181 @@ def run_pipeline(
     sources: list[Path] | None = None,
     options: IngestOptions | None = None,
     transform_options: TransformOptions | None = None,
+    monitor_options: MonitorOptions | None = None,
+    *,
+    inbox: Path | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT,
     result: RunResult | None = None,
 ) -> RunResult:
-    """Ingest each source (the bundled sample by default), transforming each loaded batch in
-    order. Batches left pending by an earlier run are transformed first. Pass `result` to keep
+    """Ingest each source (the bundled sample by default, or every new drop in `inbox`),
+    transform each loaded batch in order, then run the checks. Batches left pending by an
+    earlier run are transformed first. Holds the home's lock throughout. Pass `result` to keep
     what was done so far when a step raises."""
     home.ensure()
     result = result or RunResult(run_id=new_run_id())
     started = time.monotonic()
-    with logs.run_context(result.run_id):
-        files = sources or [sample_path()]
-        log.info("run %s: %d drop(s) into %s", result.run_id, len(files), home.warehouse)
-        with logs.step("transform"):
-            result.transforms += transform_pending(home, result.run_id, transform_options)
-        for f in files:
-            with logs.step("ingest"):
-                con = connect(home)
-                try:
-                    result.batches.append(ingest_file(home, con, f, options))
-                finally:
-                    con.close()
+    started_at = utcnow()
+    status, message = "failed", ""
+    with logs.run_context(result.run_id), run_lock(home, result.run_id, lock_timeout):
+        try:
+            log.info("run %s into %s", result.run_id, home.warehouse)
             with logs.step("transform"):
                 result.transforms += transform_pending(home, result.run_id, transform_options)
-    result.seconds = time.monotonic() - started
+            if inbox is not None:
+                _process_inbox(home, inbox, result, options, transform_options)
+            else:
+                for f in sources or [sample_path()]:
+                    _ingest_and_transform(home, f, result, options, transform_options)
+            with logs.step("monitor"):
+                dbt_results = [r for t in result.transforms for r in t.dbt_results]
+                result.report = run_checks(home, result.run_id, monitor_options, dbt_results=dbt_results)
+            status = "checks_failed" if result.report.failed else ("rejected" if result.rejected else "succeeded")
+        except NetflixEltError as exc:
+            status = "refused" if isinstance(exc, KeyRemapRefused) else "failed"
+            message = str(exc)
+            raise
+        except BaseException as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            result.seconds = time.monotonic() - started
+            _record_run(home, result, "run", started_at, status, message)
     return result
+
+
+def run_monitor(
+    home: Home,
+    options: MonitorOptions | None = None,
+    *,
+    with_dbt_tests: bool = True,
+    lock_timeout: float = DEFAULT_TIMEOUT,
+) -> MonitorReport:
+    """The checks on their own (`netflix-elt monitor`), with a fresh `dbt test` of the models."""
+    run_id = new_run_id()
+    started, started_at = time.monotonic(), utcnow()
+    with logs.run_context(run_id), logs.step("monitor"), run_lock(home, run_id, lock_timeout):
+        dbt_results = []
+        if with_dbt_tests:
+            from netflix_elt.dbt_runner import Dbt
+            from netflix_elt.monitor import latest_batches
+
+            con = connect(home)
+            try:
+                batch, _ = latest_batches(con)
+            finally:
+                con.close()
+            if batch is not None:
+                outcome = Dbt(home).test(
+                    ["analytics_netflix_current+"],
+                    variables={"batch_id": batch},
+                    exclude_unit_tests=True,
+                )
+                dbt_results = outcome.results
+        report = run_checks(home, run_id, options, dbt_results=dbt_results)
+        result = RunResult(run_id=run_id, report=report, seconds=time.monotonic() - started)
+        _record_run(home, result, "monitor", started_at, "checks_failed" if report.failed else "succeeded", "")
+    return report
+
+
+def _ingest_and_transform(
+    home: Home,
+    path: Path,
+    result: RunResult,
+    options: IngestOptions | None,
+    transform_options: TransformOptions | None,
+) -> BatchResult:
+    with logs.step("ingest"):
+        con = connect(home)
+        try:
+            batch = ingest_file(home, con, path, options)
+        finally:
+            con.close()
+    result.batches.append(batch)
+    with logs.step("transform"):
+        result.transforms += transform_pending(home, result.run_id, transform_options)
+    return batch
+
+
+def inbox_drops(inbox: Path) -> list[Path]:
+    """Regular files directly in `inbox`, by name then mtime; hidden and partial uploads skipped."""
+    if not inbox.is_dir():
+        raise InputError(f"{inbox}: inbox is not a directory; create it or pass another --inbox")
+    files = [
+        p
+        for p in inbox.iterdir()
+        if not p.name.startswith(".") and not p.name.endswith(PARTIAL_SUFFIXES) and p.is_file()
+    ]
+    return sorted(files, key=lambda p: (p.name, p.stat().st_mtime))
+
+
+def _process_inbox(
+    home: Home,
+    inbox: Path,
+    result: RunResult,
+    options: IngestOptions | None,
+    transform_options: TransformOptions | None,
+) -> None:
+    """Each new drop in order: loaded or skipped ones move to processed/, rejected ones to
+    rejected/ with a .reason.txt. A transform failure stops the run and leaves the drop in place
+    (its batch is loaded and pending; the next run picks it up). Nothing is deleted."""
+    drops = inbox_drops(inbox)
+    log.info("inbox %s: %d new drop(s)", inbox, len(drops))
+    for drop in drops:
+        try:
+            _ingest_and_transform(home, drop, result, options, transform_options)
+        except InputError as exc:
+            moved = _move(drop, inbox / "rejected")
+            moved.with_name(moved.name + ".reason.txt").write_text(f"{exc}\n", encoding="utf-8")
+            result.rejected.append(RejectedDrop(drop, str(exc), moved))
+            log.error("inbox: %s rejected, moved to %s: %s", drop.name, moved, exc, extra={"console": False})
+            continue
+        moved = _move(drop, inbox / "processed")
+        log.info("inbox: %s moved to %s", drop.name, moved.relative_to(inbox))
+
+
+def _move(path: Path, folder: Path) -> Path:
+    """Move into folder, never over an existing file (a numbered name instead)."""
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    n = 1
+    while target.exists() or target.is_symlink():
+        target = folder / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    shutil.move(str(path), str(target))
+    return target
+
+
+def _record_run(home: Home, result: RunResult, command: str, started_at: datetime, status: str, message: str) -> None:
+    report = result.report
+    c = [
+        sum(getattr(t.counts, k) for t in result.transforms)
+        for k in ("inserted", "updated", "unchanged", "deleted", "revived")
+    ]
+    try:
+        con = connect(home)
+    except NetflixEltError:  # pragma: no cover - the warehouse itself is unusable
+        log.exception("could not record run %s", result.run_id)
+        return
+    try:
+        con.execute(
+            f"insert or replace into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                result.run_id,
+                command,
+                started_at,
+                utcnow(),
+                status,
+                len(result.loaded),
+                len(result.skipped),
+                len(result.rejected),
+                len([t for t in result.transforms if t.status == "succeeded"]),
+                *c,
+                report.passed if report else None,
+                report.warned if report else None,
+                report.failed if report else None,
+                round(result.seconds, 3),
+                message or None,
+            ],
+        )
+    finally:
+        con.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from netflix_elt.dbt_runner import Dbt, DbtOutcome
+from netflix_elt.dbt_runner import Dbt, DbtNodeResult, DbtOutcome
 from netflix_elt.errors import InputError, PipelineError
 from netflix_elt.home import Home
 from netflix_elt.warehouse import LEDGER_TABLE, TRANSFORMS_TABLE, connect, table_exists, utcnow
@@ -69,6 +69,8 @@ class TransformResult:
     warnings: list[str] = field(default_factory=list)
     message: str = ""
     seconds: float = 0.0
+    key_change_share: float | None = None
+    dbt_results: list[DbtNodeResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,14 @@ class KeyRemapCheck:
 
 
 def pending_batches(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """Succeeded batches not yet transformed successfully, in ingestion order."""
+    """Succeeded batches not yet transformed, in ingestion order. A batch the key-remap guard
+    refused is final (re-ingest the file with --force --accept-key-changes to apply it)."""
     return [
         (b, m)
         for b, m in con.execute(
             f"select b.batch_id, b.mode from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
-            f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id and t.status = 'succeeded') "
+            f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id "
+            "and t.status in ('succeeded', 'refused')) "
             "order by b.started_at, b.batch_id"
         ).fetchall()
     ]
@@ -122,13 +126,15 @@ def transform_batch(
         log.info("transform: batch %s (%s drop)", batch_id, mode)
         _require(dbt.build(STAGING, variables), result, "staging")
         guard = key_remap_check(home)
+        result.key_change_share = guard.share
         if guard.matched and guard.share > options.key_change_threshold:
             examples = "; ".join(f"{sid}: {old!r} -> {new!r}" for sid, old, new in guard.examples)
             message = (
                 f"batch {batch_id}: {guard.changed:,} of {guard.matched:,} matched show_ids "
                 f"({guard.share:.0%}) changed title, more than the {options.key_change_threshold:.0%} allowed: "
-                f"the drop looks renumbered (e.g. {examples}); current and history were left as they were. "
-                "Re-run with --accept-key-changes to apply it anyway"
+                f"the drop looks renumbered (e.g. {examples}); current and history were left as they were "
+                "and the batch will not be retried. "
+                "To apply it anyway: netflix-elt run --force --accept-key-changes --source FILE"
             )
             if not options.accept_key_changes:
                 raise KeyRemapRefused(message)
@@ -155,6 +161,7 @@ def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
     result.tests_warned += outcome.warned
     result.tests_failed += outcome.failed
     result.warnings.extend(outcome.warnings)
+    result.dbt_results.extend(outcome.results)
     if not outcome.success or outcome.failed:
         shown = "; ".join(outcome.failures[:5]) or "see logs/dbt/dbt.log"
         raise TransformFailed(
@@ -234,13 +241,14 @@ def _record(home: Home, run_id: str, r: TransformResult, insert: bool = False) -
             r.tests_warned,
             r.tests_failed,
             r.message or None,
+            r.key_change_share,
             run_id,
             r.batch_id,
         ]
         con.execute(
             f"update {TRANSFORMS_TABLE} set status = ?, finished_at = ?, staged_rows = ?, duplicates_dropped = ?, "
             "inserted = ?, updated = ?, unchanged = ?, deleted = ?, revived = ?, tests_passed = ?, "
-            "tests_warned = ?, tests_failed = ?, message = ? where run_id = ? and batch_id = ?",
+            "tests_warned = ?, tests_failed = ?, message = ?, key_change_share = ? where run_id = ? and batch_id = ?",
             values,
         )
     finally:

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 RAW_TABLE = "raw_netflix_titles"
 LEDGER_TABLE = "etl_batches"
 TRANSFORMS_TABLE = "etl_transforms"
+DQ_TABLE = "dq_results"
+RUNS_TABLE = "etl_runs"
 
 # Append-only, versioned migrations: each runs once, in order, inside one transaction. Tables that
 # hold history (the ledger, the raw layer) are created here; derived tables are rebuilt by dbt.
@@ -97,6 +99,46 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             tests_failed integer,
             message varchar,
             primary key (run_id, batch_id)
+        );
+        """,
+    ),
+    (
+        3,
+        "data-quality results and run history",
+        f"""
+        alter table {TRANSFORMS_TABLE} add column key_change_share double;
+        create table {DQ_TABLE} (
+            run_id varchar not null,
+            batch_id varchar,
+            "check" varchar not null,
+            "table" varchar,
+            severity varchar not null check (severity in ('warn', 'fail')),
+            status varchar not null check (status in ('pass', 'warn', 'fail', 'skip')),
+            observed varchar,
+            threshold varchar,
+            message varchar,
+            checked_at timestamptz not null
+        );
+        create table {RUNS_TABLE} (
+            run_id varchar primary key,
+            command varchar not null,
+            started_at timestamptz not null,
+            finished_at timestamptz,
+            status varchar not null,
+            batches_loaded integer,
+            batches_skipped integer,
+            batches_rejected integer,
+            batches_transformed integer,
+            inserted bigint,
+            updated bigint,
+            unchanged bigint,
+            deleted bigint,
+            revived bigint,
+            checks_passed integer,
+            checks_warned integer,
+            checks_failed integer,
+            duration_s double,
+            message varchar
         );
         """,
     ),

@@ -1,0 +1,430 @@
+"""Data-quality checks over the warehouse, stored in `dq_results` so they can be trended.
+
+Each check has a name, the table it looks at, a severity (what a breach means: `warn` or
+`fail`), a status (`pass`, `warn`, `fail`, or `skip` when there is nothing to check yet), the
+observed value and the threshold. dbt's own test results (from the build, or a fresh `dbt test`)
+are collected into the same table as `dbt:<test name>`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from netflix_elt.dbt_runner import DbtNodeResult, project_dir
+from netflix_elt.home import Home
+from netflix_elt.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS
+from netflix_elt.warehouse import DQ_TABLE, LEDGER_TABLE, TRANSFORMS_TABLE, connect, table_exists, utcnow
+
+log = logging.getLogger(__name__)
+
+CURRENT = "analytics_netflix_current"
+RAW = "raw_netflix_titles"
+STATUS_ORDER = {"pass": 0, "skip": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    freshness_warn_hours: float = 24.0
+    freshness_fail_hours: float = 72.0
+    volume_change: float = 0.20
+    null_rate_jump: float = 0.10
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    table: str | None
+    severity: str  # warn | fail: what a breach of this check means
+    status: str  # pass | warn | fail | skip
+    observed: str
+    threshold: str
+    message: str = ""
+    batch_id: str | None = None
+
+
+@dataclass
+class MonitorReport:
+    run_id: str
+    results: list[CheckResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def passed(self) -> int:
+        return self.count("pass")
+
+    @property
+    def warned(self) -> int:
+        return self.count("warn")
+
+    @property
+    def failed(self) -> int:
+        return self.count("fail")
+
+    def exit_code(self, strict: bool = False) -> int:
+        """0 all pass (warnings allowed unless strict), 1 a fail-level check failed."""
+        if self.failed or (strict and self.warned):
+            return 1
+        return 0
+
+    def summary(self) -> str:
+        return f"{self.passed} passed, {self.warned} warned, {self.failed} failed"
+
+
+def _status(breached: bool, severity: str) -> str:
+    return severity if breached else "pass"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def known_ratings() -> list[str]:
+    """The accepted ratings, from the dbt project's vars (one source of truth)."""
+    import yaml
+
+    doc = yaml.safe_load((project_dir() / "dbt_project.yml").read_text(encoding="utf-8"))
+    return list(doc["vars"]["known_ratings"])
+
+
+def run_checks(
+    home: Home,
+    run_id: str,
+    options: MonitorOptions | None = None,
+    *,
+    now: datetime | None = None,
+    dbt_results: list[DbtNodeResult] | None = None,
+) -> MonitorReport:
+    """Run every check, store the results in dq_results, and return them."""
+    options = options or MonitorOptions()
+    now = now or utcnow()
+    report = MonitorReport(run_id=run_id)
+    con = connect(home)
+    try:
+        report.results += _freshness(con, now, options)
+        batch, previous = latest_batches(con)
+        if batch is None:
+            report.results.append(
+                CheckResult("transformed_batch", CURRENT, "fail", "skip", "none", ">= 1", "no batch transformed yet")
+            )
+        else:
+            for check in (_reconcile_batch, _reconcile_current, _keys, _null_rates, _accepted_values, _volume):
+                report.results += check(con, batch, previous, options)
+            report.results += _schema_drift(con, batch)
+        report.results += _key_remap(con)
+        for r in dbt_results or []:
+            report.results.append(
+                CheckResult(
+                    check=f"dbt:{r.name}",
+                    table=r.table,
+                    severity=r.severity,
+                    status=r.status,
+                    observed=f"{r.failures} failing row(s)",
+                    threshold="0",
+                    message=r.message,
+                    batch_id=batch,
+                )
+            )
+        _store(con, report, batch)
+    finally:
+        con.close()
+    for r in report.results:
+        if r.status in ("warn", "fail"):
+            level = logging.ERROR if r.status == "fail" else logging.WARNING
+            log.log(
+                level,
+                "check %s %s on %s: observed %s, threshold %s%s",
+                r.check,
+                r.status.upper(),
+                r.table,
+                r.observed,
+                r.threshold,
+                f" ({r.message})" if r.message else "",
+            )
+    log.info("checks: %s", report.summary())
+    return report
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    row = con.execute(sql, params or []).fetchone()
+    return row[0] if row else None
+
+
+def latest_batches(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | None]:
+    """The latest successfully transformed batch and the one before it."""
+    rows = con.execute(
+        f"select t.batch_id from {TRANSFORMS_TABLE} t join {LEDGER_TABLE} b using (batch_id) "
+        "where t.status = 'succeeded' group by t.batch_id order by max(b.started_at) desc limit 2"
+    ).fetchall()
+    return (rows[0][0] if rows else None, rows[1][0] if len(rows) > 1 else None)
+
+
+def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, o: MonitorOptions) -> list[CheckResult]:
+    latest = _one(con, f"select max(finished_at) from {LEDGER_TABLE} where status = 'succeeded'")
+    threshold = f"warn > {o.freshness_warn_hours:g}h, fail > {o.freshness_fail_hours:g}h"
+    if latest is None:
+        return [CheckResult("freshness", LEDGER_TABLE, "fail", "fail", "no successful ingestion", threshold)]
+    hours = (now - latest).total_seconds() / 3600
+    if hours > o.freshness_fail_hours:
+        severity, status = "fail", "fail"
+    elif hours > o.freshness_warn_hours:
+        severity, status = "warn", "warn"
+    else:
+        severity, status = "fail", "pass"
+    return [
+        CheckResult("freshness", LEDGER_TABLE, severity, status, f"{hours:.1f}h since {latest.isoformat()}", threshold)
+    ]
+
+
+def _reconcile_batch(
+    con: duckdb.DuckDBPyConnection, batch: str, _p: str | None, _o: MonitorOptions
+) -> list[CheckResult]:
+    """raw batch (lines read) = staging rows + quarantined + duplicate keys dropped."""
+    read, quarantined = con.execute(
+        f"select rows_read, rows_quarantined from {LEDGER_TABLE} where batch_id = ?", [batch]
+    ).fetchone() or (0, 0)
+    raw_rows, raw_keys = con.execute(
+        f"select count(*), count(distinct nullif(trim(show_id), '')) + count(*) - count(nullif(trim(show_id), '')) "
+        f"from {RAW} where _batch_id = ?",
+        [batch],
+    ).fetchone() or (0, 0)
+    staged_batch = _one(con, "select any_value(batch_id) from staging_netflix_titles")
+    if staged_batch != batch:
+        return [
+            CheckResult(
+                "reconcile_raw_batch",
+                "staging_netflix_titles",
+                "fail",
+                "fail",
+                f"staging holds {staged_batch}",
+                batch,
+                "staging does not hold the latest transformed batch",
+                batch,
+            )
+        ]
+    staged = _one(con, "select count(*) from staging_netflix_titles")
+    duplicates = raw_rows - raw_keys
+    ok = read == staged + quarantined + duplicates
+    return [
+        CheckResult(
+            "reconcile_raw_batch",
+            RAW,
+            "fail",
+            _status(not ok, "fail"),
+            f"{read} read = {staged} staged + {quarantined} quarantined + {duplicates} duplicates",
+            "equal",
+            "" if ok else "rows were lost or invented between layers",
+            batch,
+        )
+    ]
+
+
+def _reconcile_current(
+    con: duckdb.DuckDBPyConnection, batch: str, _p: str | None, _o: MonitorOptions
+) -> list[CheckResult]:
+    """current = active + soft-deleted = distinct keys ever seen in transformed batches."""
+    total, active, deleted = con.execute(
+        f"select count(*), count(*) filter (where not is_deleted), count(*) filter (where is_deleted) from {CURRENT}"
+    ).fetchone() or (0, 0, 0)
+    seen = _one(
+        con,
+        f"select count(distinct nullif(trim(show_id), '')) from {RAW} where _batch_id in "
+        f"(select batch_id from {TRANSFORMS_TABLE} where status = 'succeeded')",
+    )
+    ok = total == active + deleted == seen
+    return [
+        CheckResult(
+            "reconcile_current",
+            CURRENT,
+            "fail",
+            _status(not ok, "fail"),
+            f"{total} rows = {active} active + {deleted} deleted; {seen} keys seen",
+            "equal",
+            "",
+            batch,
+        )
+    ]
+
+
+def _keys(con: duckdb.DuckDBPyConnection, batch: str, _p: str | None, _o: MonitorOptions) -> list[CheckResult]:
+    out = []
+    for col in REQUIRED_COLUMNS:
+        n = _one(con, f'select count(*) from {CURRENT} where not is_deleted and "{col}" is null')
+        out.append(CheckResult(f"not_null:{col}", CURRENT, "fail", _status(n > 0, "fail"), f"{n} null", "0", "", batch))
+    dupes = _one(con, f"select count(*) from (select show_id from {CURRENT} group by show_id having count(*) > 1)")
+    out.append(
+        CheckResult(
+            "unique:show_id", CURRENT, "fail", _status(dupes > 0, "fail"), f"{dupes} duplicated", "0", "", batch
+        )
+    )
+    return out
+
+
+def _null_rates(
+    con: duckdb.DuckDBPyConnection, batch: str, previous: str | None, o: MonitorOptions
+) -> list[CheckResult]:
+    """The null rate of every optional column, against the previous batch."""
+    cols = [c for c in CANONICAL_COLUMNS if c not in REQUIRED_COLUMNS]
+    exprs = ", ".join(f"avg(case when nullif(trim(\"{c}\"), '') is null then 1.0 else 0.0 end)" for c in cols)
+    now_rates = con.execute(f"select {exprs} from {RAW} where _batch_id = ?", [batch]).fetchone() or ()
+    before = con.execute(f"select {exprs} from {RAW} where _batch_id = ?", [previous]).fetchone() if previous else None
+    out = []
+    for i, col in enumerate(cols):
+        rate = now_rates[i]
+        prev = before[i] if before else None
+        jump = (rate - prev) if (rate is not None and prev is not None) else None
+        status = "skip" if jump is None else _status(jump > o.null_rate_jump, "warn")
+        out.append(
+            CheckResult(
+                f"null_rate:{col}",
+                RAW,
+                "warn",
+                status,
+                f"{_pct(rate)} (previous {_pct(prev)})",
+                f"rise <= {o.null_rate_jump:.0%} points",
+                "",
+                batch,
+            )
+        )
+    return out
+
+
+def _accepted_values(
+    con: duckdb.DuckDBPyConnection, batch: str, _p: str | None, _o: MonitorOptions
+) -> list[CheckResult]:
+    types = _one(con, f"select count(*) from {CURRENT} where not is_deleted and type not in ('Movie', 'TV Show')")
+    ratings = known_ratings()
+    bad = _one(
+        con,
+        f"select count(*) from {CURRENT} where not is_deleted and rating is not null and not list_contains(?, rating)",
+        [ratings],
+    )
+    return [
+        CheckResult(
+            "accepted_values:type",
+            CURRENT,
+            "warn",
+            _status(types > 0, "warn"),
+            f"{types} other",
+            "Movie, TV Show",
+            "",
+            batch,
+        ),
+        CheckResult(
+            "accepted_values:rating",
+            CURRENT,
+            "warn",
+            _status(bad > 0, "warn"),
+            f"{bad} other",
+            f"{len(ratings)} known ratings",
+            "",
+            batch,
+        ),
+    ]
+
+
+def _volume(con: duckdb.DuckDBPyConnection, batch: str, previous: str | None, o: MonitorOptions) -> list[CheckResult]:
+    rows = dict(
+        con.execute(
+            f"select batch_id, rows_loaded from {LEDGER_TABLE} where batch_id in (?, ?)", [batch, previous]
+        ).fetchall()
+    )
+    threshold = f"change <= {o.volume_change:.0%}"
+    if previous is None or not rows.get(previous):
+        return [
+            CheckResult(
+                "volume", RAW, "warn", "skip", f"{rows.get(batch)} rows (no previous batch)", threshold, "", batch
+            )
+        ]
+    change = (rows[batch] - rows[previous]) / rows[previous]
+    return [
+        CheckResult(
+            "volume",
+            RAW,
+            "warn",
+            _status(abs(change) > o.volume_change, "warn"),
+            f"{rows[batch]} rows vs {rows[previous]} ({change:+.1%})",
+            threshold,
+            "",
+            batch,
+        )
+    ]
+
+
+def _schema_drift(con: duckdb.DuckDBPyConnection, batch: str) -> list[CheckResult]:
+    raw = _one(con, f"select column_mapping from {LEDGER_TABLE} where batch_id = ?", [batch])
+    mapping: dict[str, str] = json.loads(raw) if raw else {}
+    mapped = set(mapping.values())
+    missing = [c for c in CANONICAL_COLUMNS if c not in mapped]
+    added = [h for h, t in mapping.items() if t == "_extra"]
+    drift = bool(missing or added)
+    observed = f"missing: {', '.join(missing) or '-'}; added: {', '.join(added) or '-'}"
+    return [
+        CheckResult(
+            "schema_drift",
+            LEDGER_TABLE,
+            "warn",
+            _status(drift, "warn"),
+            observed,
+            "the 12 canonical columns, nothing else",
+            "",
+            batch,
+        )
+    ]
+
+
+def _key_remap(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
+    row = con.execute(
+        f"select t.batch_id, t.status, t.key_change_share from {TRANSFORMS_TABLE} t "
+        f"join {LEDGER_TABLE} b using (batch_id) where t.status in ('succeeded', 'refused') "
+        "order by b.started_at desc, t.started_at desc limit 1"
+    ).fetchone()
+    if row is None:
+        return [CheckResult("key_remap_guard", CURRENT, "fail", "skip", "no batch checked", "<= threshold")]
+    batch, status, share = row
+    observed = f"{_pct(share)} of matched keys changed title"
+    return [
+        CheckResult(
+            "key_remap_guard",
+            CURRENT,
+            "fail",
+            "fail" if status == "refused" else "pass",
+            observed,
+            "<= threshold (default 20%)",
+            "the latest drop was refused" if status == "refused" else "",
+            batch,
+        )
+    ]
+
+
+def _store(con: duckdb.DuckDBPyConnection, report: MonitorReport, batch: str | None) -> None:
+    if not table_exists(con, DQ_TABLE):  # pragma: no cover - created by migration 3
+        return
+    at = utcnow()
+    con.executemany(
+        f'insert into {DQ_TABLE} (run_id, batch_id, "check", "table", severity, status, observed, threshold, '
+        "message, checked_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                report.run_id,
+                r.batch_id or batch,
+                r.check,
+                r.table,
+                r.severity,
+                r.status,
+                r.observed,
+                r.threshold,
+                r.message or None,
+                at,
+            ]
+            for r in report.results
+        ],
+    )
