@@ -156,6 +156,8 @@ def test_volume_drop_null_jump_and_renamed_column_warn(runner: CliRunner, loaded
     )
     assert not [c for c, (st, _) in got.items() if st == "fail"]
     assert "check    WARN volume" in result.stdout
+    log = (home.logs_dir / "pipeline.log").read_text(encoding="utf-8")
+    assert " WARNING run=" in log and "check volume WARN on raw_netflix_titles" in log
     assert invoke(runner, home, "monitor", "--no-dbt", "--strict").exit_code == 1
 
 
