@@ -43,6 +43,8 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
                 raise
             click.echo(f"error: {exc}", err=True)
             code = exc.exit_code
+        except (click.ClickException, click.exceptions.Exit):
+            raise  # usage errors: click prints them and exits 2
         except KeyboardInterrupt:
             click.echo("error: interrupted; nothing half-written was kept (re-run to finish)", err=True)
             code = 130
@@ -454,6 +456,67 @@ def status(state: _Ctx, limit: int, as_json: bool) -> int:
     for c in checks:
         if c["status"] != "pass":
             click.echo(f"  {c['status'].upper():<4} {c['check']:<26} {c['observed']} (threshold {c['threshold']})")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--connection", default="bigquery_connection", show_default=True, help="Looker connection name.")
+@click.option("--dataset", default="netflix_elt", show_default=True, help="Dataset (schema) the views read from.")
+@click.option("--check", is_flag=True, help="Only validate the existing lookml/ folder against the warehouse.")
+@click.pass_obj
+@_guard
+def lookml(state: _Ctx, connection: str, dataset: str, check: bool) -> int:
+    """Generate LookML (model, views, dashboard) from the warehouse schema into lookml/."""
+    from netflix_elt.lookml import LookmlOptions, generate_lookml, validate_lookml
+
+    folder = state.home.root / "lookml"
+    if not check:
+        for path in generate_lookml(state.home, folder, LookmlOptions(connection=connection, dataset=dataset)):
+            click.echo(f"wrote    {path.relative_to(state.home.root)}")
+    problems = validate_lookml(state.home, folder)
+    for p in problems:
+        click.echo(f"error: {p}", err=True)
+    if not state.quiet:
+        click.echo(f"lookml: {len(problems)} problem(s) against {state.home.warehouse.name}")
+    return EXIT_FAIL if problems else EXIT_OK
+
+
+@cli.command()
+@click.option("--bigquery", "bq_target", metavar="PROJECT.DATASET", help="Also load the exports into BigQuery.")
+@click.option("--endpoint", help="BigQuery API endpoint (an emulator, for instance).")
+@click.option(
+    "--credentials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Service-account JSON file (else GOOGLE_APPLICATION_CREDENTIALS or application-default credentials).",
+)
+@click.pass_obj
+@_guard
+def export(state: _Ctx, bq_target: str | None, endpoint: str | None, credentials: Path | None) -> int:
+    """Write each KPI view and the current catalog to exports/ (Parquet, CSV, manifest.json)."""
+    from netflix_elt.export import export_tables, exports_dir
+
+    if (endpoint or credentials) and not bq_target:
+        raise click.UsageError("--endpoint and --credentials go with --bigquery PROJECT.DATASET")
+    manifest = export_tables(state.home)
+    for t in manifest["tables"]:
+        click.echo(f"exported {t['table']}: {t['rows']:,} rows -> exports/{t['files']['parquet']}, .csv")
+    if bq_target:
+        from netflix_elt.bigquery import load_exports
+
+        for loaded in load_exports(exports_dir(state.home), bq_target, endpoint=endpoint, credentials=credentials):
+            click.echo(f"bigquery {bq_target}.{loaded.table}: {loaded.rows_verified:,} rows verified")
+    return EXIT_OK
+
+
+@cli.command()
+@click.pass_obj
+@_guard
+def dashboard(state: _Ctx) -> int:
+    """Write the offline HTML dashboard to reports/dashboard.html."""
+    from netflix_elt.dashboard import build_dashboard
+
+    path = build_dashboard(state.home)
+    click.echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
     return EXIT_OK
 
 

@@ -40,6 +40,7 @@ class RunResult:
     transforms: list[TransformResult] = field(default_factory=list)
     rejected: list[RejectedDrop] = field(default_factory=list)
     report: MonitorReport | None = None
+    published: list[Path] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -82,6 +83,7 @@ def run_pipeline(
     started_at = utcnow()
     status, message = "failed", ""
     with logs.run_context(result.run_id), run_lock(home, result.run_id, lock_timeout):
+        _record_run(home, result, "run", started_at, "running", "")  # so the dashboard lists this run
         try:
             log.info("run %s into %s", result.run_id, home.warehouse)
             with logs.step("transform"):
@@ -94,6 +96,8 @@ def run_pipeline(
             with logs.step("monitor"):
                 dbt_results = [r for t in result.transforms for r in t.dbt_results]
                 result.report = run_checks(home, result.run_id, monitor_options, dbt_results=dbt_results)
+            with logs.step("publish"):
+                result.published = publish(home)
             status = "checks_failed" if result.report.failed else ("rejected" if result.rejected else "succeeded")
         except NetflixEltError as exc:
             status = "refused" if isinstance(exc, KeyRemapRefused) else "failed"
@@ -106,6 +110,28 @@ def run_pipeline(
             result.seconds = time.monotonic() - started
             _record_run(home, result, "run", started_at, status, message)
     return result
+
+
+def publish(home: Home) -> list[Path]:
+    """The BI outputs of a run: exports/, lookml/ and reports/dashboard.html. Nothing to publish
+    before the first batch is transformed."""
+    from netflix_elt.dashboard import build_dashboard
+    from netflix_elt.export import export_tables, exports_dir
+    from netflix_elt.lookml import generate_lookml
+
+    con = connect(home)
+    try:
+        transformed = con.execute("select count(*) from etl_transforms where status = 'succeeded'").fetchone()
+    finally:
+        con.close()
+    if not transformed or not transformed[0]:
+        log.info("publish: nothing transformed yet")
+        return []
+    export_tables(home)
+    lookml_files = generate_lookml(home)
+    dashboard = build_dashboard(home)
+    log.info("published exports/, lookml/ and %s", dashboard.relative_to(home.root))
+    return [exports_dir(home), lookml_files[0].parent, dashboard]
 
 
 def run_monitor(

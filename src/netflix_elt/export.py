@@ -1,0 +1,106 @@
+"""KPI exports: each KPI view and the current catalog as Parquet and CSV, with a manifest.
+
+Files are written under a temporary name and renamed, and `manifest.json` is written last, so a
+reader that trusts the manifest never sees a half-written export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netflix_elt.errors import InputError
+from netflix_elt.home import Home
+from netflix_elt.warehouse import LEDGER_TABLE, TRANSFORMS_TABLE, connect, table_exists, utcnow
+
+log = logging.getLogger(__name__)
+
+KPI_VIEWS = (
+    "kpi_movies_vs_tv",
+    "kpi_titles_by_year",
+    "kpi_titles_by_country",
+    "kpi_titles_by_rating",
+    "kpi_top_genres",
+    "kpi_genres_over_time",
+    "kpi_country_recent_growth",
+    "kpi_titles_added_by_month",
+)
+EXPORT_TABLES = ("analytics_netflix_current", *KPI_VIEWS)
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    table: str
+    rows: int
+    columns: list[dict[str, str]]
+    files: dict[str, str]
+    sha256: dict[str, str]
+
+
+def exports_dir(home: Home) -> Path:
+    return home.root / "exports"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
+    """Write every export table to `out` (default `<home>/exports/`) and return the manifest."""
+    out = out or exports_dir(home)
+    out.mkdir(parents=True, exist_ok=True)
+    con = connect(home, read_only=True)
+    tables: list[ExportedTable] = []
+    try:
+        missing = [t for t in EXPORT_TABLES if not table_exists(con, t)]
+        if missing:
+            raise InputError(f"{home.warehouse}: no transformed data yet ({missing[0]} missing); run `netflix-elt run`")
+        for table in EXPORT_TABLES:
+            cols = [
+                {"name": name, "type": ctype}
+                for name, ctype in con.execute(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_name = ? order by ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
+            order = "show_id" if table == "analytics_netflix_current" else "all"
+            select = f"select * from {table} order by {order}"
+            files, digests = {}, {}
+            for fmt, options in (("parquet", "format parquet, compression zstd"), ("csv", "format csv, header")):
+                target = out / f"{table}.{fmt}"
+                tmp = out / f".{table}.{fmt}.tmp"
+                con.execute(f"copy ({select}) to '{_sql_path(tmp)}' ({options})")
+                tmp.replace(target)
+                files[fmt], digests[fmt] = target.name, _sha256(target)
+            rows = con.execute(f"select count(*) from {table}").fetchone()
+            tables.append(ExportedTable(table, int(rows[0]) if rows else 0, cols, files, digests))
+        batch = con.execute(
+            f"select t.batch_id from {TRANSFORMS_TABLE} t join {LEDGER_TABLE} b using (batch_id) "
+            "where t.status = 'succeeded' order by b.started_at desc limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    manifest = {
+        "generated_at": utcnow().isoformat(),
+        "batch_id": batch[0] if batch else None,
+        "tables": [t.__dict__ for t in tables],
+    }
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out / MANIFEST)
+    log.info("exported %d tables to %s", len(tables), out)
+    return manifest

@@ -1,0 +1,142 @@
+"""BI outputs: exports with a manifest, LookML generated from (and checked against) the warehouse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import lkml
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from netflix_elt.cli import cli
+from netflix_elt.export import EXPORT_TABLES, export_tables
+from netflix_elt.home import Home
+from netflix_elt.lookml import VIEW_TABLES, generate_lookml, validate_lookml
+from netflix_elt.pipeline import run_pipeline
+
+from conftest import query
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    home = Home(tmp_path_factory.mktemp("bi") / "home")
+    result = run_pipeline(home)
+    assert result.report is not None and result.report.failed == 0
+    return home
+
+
+def test_run_publishes_exports_lookml_and_dashboard(built: Home) -> None:
+    assert (built.root / "exports" / "manifest.json").is_file()
+    assert (built.root / "lookml" / "netflix_elt.model.lkml").is_file()
+    assert (built.root / "reports" / "dashboard.html").is_file()
+
+
+def test_exports_match_the_warehouse(built: Home, tmp_path: Path) -> None:
+    manifest = export_tables(built, tmp_path / "out")
+    assert [t["table"] for t in manifest["tables"]] == list(EXPORT_TABLES)
+    assert manifest["batch_id"] == query(built, "select max(batch_id) from etl_transforms")[0][0]
+    for t in manifest["tables"]:
+        parquet, csv = tmp_path / "out" / t["files"]["parquet"], tmp_path / "out" / t["files"]["csv"]
+        assert hashlib.sha256(parquet.read_bytes()).hexdigest() == t["sha256"]["parquet"]
+        assert hashlib.sha256(csv.read_bytes()).hexdigest() == t["sha256"]["csv"]
+        warehouse_rows = query(built, f"select * from {t['table']} order by all")
+        assert t["rows"] == len(warehouse_rows)
+        assert duckdb.execute("select * from read_parquet(?) order by all", [str(parquet)]).fetchall() == warehouse_rows
+        assert [c["name"] for c in t["columns"]] == [
+            r[0] for r in query(built, f"select column_name from (describe {t['table']})")
+        ]
+        csv_rows = duckdb.execute("select count(*) from read_csv(?, header = true)", [str(csv)]).fetchone()
+        assert csv_rows == (t["rows"],)
+    movies = next(t for t in manifest["tables"] if t["table"] == "kpi_movies_vs_tv")
+    assert movies["columns"] == [{"name": "type", "type": "VARCHAR"}, {"name": "total_titles", "type": "BIGINT"}]
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest
+
+
+def test_lookml_parses_and_matches_the_warehouse(built: Home, tmp_path: Path) -> None:
+    files = generate_lookml(built, tmp_path / "lookml")
+    names = sorted(p.name for p in files)
+    assert names == sorted(
+        ["netflix_elt.model.lkml", "netflix_overview.dashboard.lookml", *(f"{t}.view.lkml" for t in VIEW_TABLES)]
+    )
+    assert validate_lookml(built, tmp_path / "lookml") == []
+
+    model = lkml.load((tmp_path / "lookml" / "netflix_elt.model.lkml").read_text())
+    assert model["connection"] == "bigquery_connection"
+    current = next(e for e in model["explores"] if e["name"] == "analytics_netflix_current")
+    assert {j["name"]: j["relationship"] for j in current["joins"]} == {
+        "netflix_title_countries": "one_to_many",
+        "netflix_title_genres": "one_to_many",
+        "netflix_title_cast": "one_to_many",
+        "netflix_title_directors": "one_to_many",
+    }
+    view = lkml.load((tmp_path / "lookml" / "analytics_netflix_current.view.lkml").read_text())["views"][0]
+    dims = {d["name"]: d for d in view["dimensions"]}
+    assert dims["show_id"]["primary_key"] == "yes"
+    assert dims["release_year"]["type"] == "number" and dims["is_deleted"]["type"] == "yesno"
+    groups = {g["name"]: g for g in view["dimension_groups"]}
+    assert groups["date_added"]["type"] == "time" and groups["date_added"]["datatype"] == "date"
+    measures = {m["name"]: m for m in view["measures"]}
+    assert measures["titles"]["type"] == "count_distinct"
+    assert measures["average_duration_minutes"]["type"] == "average"
+    assert measures["average_seasons"]["type"] == "average"
+    bridge = lkml.load((tmp_path / "lookml" / "netflix_title_countries.view.lkml").read_text())["views"][0]
+    assert [d["name"] for d in bridge["dimensions"] if d.get("primary_key") == "yes"] == ["pk"]
+
+    dashboards = yaml.safe_load((tmp_path / "lookml" / "netflix_overview.dashboard.lookml").read_text())
+    titles = [e["title"] for e in dashboards[0]["elements"]]
+    assert titles == [
+        "Movies vs TV shows",
+        "Content growth by release year",
+        "Top countries",
+        "Rating distribution",
+        "Top genres",
+    ]
+
+
+def test_a_renamed_column_fails_validation(built: Home, tmp_path: Path) -> None:
+    folder = tmp_path / "lookml"
+    generate_lookml(
+        built,
+        folder,
+    )
+    copy = Home(tmp_path / "copy")
+    copy.root.mkdir()
+    (copy.root / built.warehouse.name).write_bytes(built.warehouse.read_bytes())
+    con = duckdb.connect(str(copy.warehouse))
+    con.execute("alter table analytics_netflix_current rename column seasons to season_count")
+    con.execute(
+        "create or replace view kpi_movies_vs_tv as select type, cast(count(*) as varchar) as total_titles "
+        "from analytics_netflix_current group by type"
+    )
+    con.close()
+    problems = validate_lookml(copy, folder)
+    assert any("analytics_netflix_current.seasons uses ${TABLE}.seasons" in p for p in problems), problems
+    assert any(
+        "kpi_movies_vs_tv.total_titles is number but kpi_movies_vs_tv.total_titles is string" in p for p in problems
+    ), problems
+
+
+def test_broken_lookml_file_is_reported(built: Home, tmp_path: Path) -> None:
+    folder = tmp_path / "lookml"
+    generate_lookml(built, folder)
+    (folder / "kpi_top_genres.view.lkml").write_text("view: kpi_top_genres {\n  dimension: genre {\n", "utf-8")
+    assert any("kpi_top_genres.view.lkml: does not parse" in p for p in validate_lookml(built, folder))
+
+
+def test_cli_lookml_and_export(built: Home) -> None:
+    runner = CliRunner()
+    out = runner.invoke(cli, ["--home", str(built.root), "lookml", "--connection", "my_bq"])
+    assert out.exit_code == 0, out.output
+    assert "lookml: 0 problem(s)" in out.stdout
+    assert 'connection: "my_bq"' in (built.root / "lookml" / "netflix_elt.model.lkml").read_text()
+    exp = runner.invoke(cli, ["--home", str(built.root), "export"])
+    assert exp.exit_code == 0, exp.output
+    assert "exported kpi_movies_vs_tv: 2 rows" in exp.stdout
+    bad = runner.invoke(cli, ["--home", str(built.root), "export", "--endpoint", "http://127.0.0.1:9"])
+    assert bad.exit_code == 2
