@@ -26,6 +26,7 @@ run: $(STAMP)
 	$(BIN)/netflix-elt --home "$(HOME_DIR)" run
 
 test: $(STAMP)
+	scripts/setup_bq_emulator.sh .bqemu
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -39,4 +40,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .bqemu .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from bq_emulator import bq_emulator
 from netflix_elt.home import Home
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,3 +44,10 @@ def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
 
 def scalar(home: Home, sql: str, params: list | None = None):
     return query(home, sql, params)[0][0]
+
+
+@pytest.fixture(scope="session")
+def bq_endpoint(tmp_path_factory: pytest.TempPathFactory):
+    """One BigQuery API emulator (bqemulator on 127.0.0.1) for the session: (endpoint URL, project)."""
+    with bq_emulator(log_dir=tmp_path_factory.mktemp("bqemu")) as endpoint:
+        yield endpoint

@@ -70,13 +70,22 @@ class DbtOutcome:
 class Dbt:
     """The packaged dbt project bound to one working home."""
 
-    def __init__(self, home: Home, target: str = "duckdb") -> None:
+    def __init__(self, home: Home, target: str = "duckdb", extra_env: dict[str, str] | None = None) -> None:
         self.home = home
         self.target = target
+        # More environment for the profile (e.g. NETFLIX_ELT_BQ_* for the bigquery target), set
+        # like the rest for each call only.
+        self.extra_env = dict(extra_env or {})
+
+    @property
+    def _manifest_key(self) -> tuple[str, str]:
+        # The profile's environment is baked into the parsed manifest (schemas, database).
+        env = ",".join(f"{k}={v}" for k, v in sorted(self.extra_env.items()))
+        return (str(project_dir()), f"{self.target}|{env}" if env else self.target)
 
     @property
     def _manifest(self) -> Any:
-        return _MANIFESTS.get((str(project_dir()), self.target))
+        return _MANIFESTS.get(self._manifest_key)
 
     @property
     def target_path(self) -> Path:
@@ -114,6 +123,7 @@ class Dbt:
             "NETFLIX_ELT_DBT_TARGET": self.target,
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **self.extra_env,
         }
         saved = {k: os.environ.get(k) for k in wanted}
         os.environ.update(wanted)
@@ -146,7 +156,7 @@ class Dbt:
         res = self._invoke(["parse"])
         if not res.success or res.result is None:
             raise PipelineError(f"dbt could not parse its project: {res.exception}; see {self.log_path / 'dbt.log'}")
-        _MANIFESTS[(str(project_dir()), self.target)] = res.result
+        _MANIFESTS[self._manifest_key] = res.result
         log.debug("dbt project parsed in %.2fs", time.monotonic() - started)
 
     def build(

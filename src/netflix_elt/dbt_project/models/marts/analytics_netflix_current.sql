@@ -1,11 +1,12 @@
 -- One row per show_id ever seen. Only the keys in int_netflix_changes are rewritten (delete+insert
--- on show_id); unchanged rows keep their updated_at and batch ids. full_refresh is disabled: the
--- table is the accumulated state of every batch and cannot be rebuilt from one.
+-- on show_id; MERGE on BigQuery, which has no delete+insert); unchanged rows keep their updated_at
+-- and batch ids. full_refresh is disabled: the table is the accumulated state of every batch and
+-- cannot be rebuilt from one.
 {{
     config(
         materialized='incremental',
         unique_key='show_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=('merge' if target.type == 'bigquery' else 'delete+insert'),
         on_schema_change='fail',
         full_refresh=false,
     )

@@ -30,7 +30,7 @@ trimmed as (
         nullif(trim(type), '') as type_raw,
         nullif(trim(title), '') as title,
         nullif(trim(director), '') as director,
-        nullif(trim("cast"), '') as cast_members,
+        nullif(trim({{ adapter.quote("cast") }}), '') as cast_members,
         nullif(trim(country), '') as country,
         nullif(trim(date_added), '') as date_added_raw,
         nullif(trim(release_year), '') as release_year_raw,
