@@ -16,7 +16,6 @@ emulator) and no file, anonymous credentials. They are never logged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from netflix_elt.errors import InputError, NetflixEltError, PipelineError
+from netflix_elt.source import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +116,6 @@ def bigquery_type(duckdb_type: str, *, where: str = "") -> str:
     raise InputError(f"{where or 'column'}: DuckDB type {duckdb_type!r} has no BigQuery mapping for a Parquet load")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _plan(exports_dir: Path) -> list[_Planned]:
     """Read and check the manifest and every Parquet file it names (sha256) before any load."""
     manifest_path = exports_dir / MANIFEST
@@ -155,7 +147,7 @@ def _plan(exports_dir: Path) -> list[_Planned]:
             raise InputError(f"{manifest_path}: table {table}: file {file_name!r} is not a file of {exports_dir}")
         if not parquet.is_file():
             raise InputError(f"{parquet}: missing (listed in {manifest_path}); re-run `netflix-elt export`")
-        actual = _sha256(parquet)
+        actual = sha256_of(parquet)
         if actual != digest:
             raise InputError(
                 f"{parquet}: sha256 {actual} does not match the manifest's {digest}; "

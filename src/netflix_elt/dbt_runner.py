@@ -164,21 +164,7 @@ class Dbt:
     ) -> DbtOutcome:
         """`dbt build --select ...`; returns counts, warning and failure lines. Never raises for a
         failed test: the caller decides (a failed test is data, not a crash)."""
-        self.parse()
-        started = time.monotonic()
-        args = ["build", "--select", *select]
-        if exclude_unit_tests:
-            args += ["--exclude-resource-type", "unit_test"]
-        if variables:
-            args += ["--vars", json.dumps(variables)]
-        res = self._invoke(args)
-        outcome = DbtOutcome(success=bool(res.success), seconds=time.monotonic() - started)
-        if res.result is None:
-            outcome.failures.append(f"dbt build did not run: {res.exception}")
-            outcome.failed += 1
-            return outcome
-        for r in res.result.results:
-            _tally(outcome, r)
+        outcome = self._run("build", select, variables, exclude_unit_tests)
         log.info("dbt build %s: %s", " ".join(select), outcome.summary())
         for w in outcome.warnings:
             log.warning("dbt: %s", w)
@@ -188,16 +174,25 @@ class Dbt:
         self, select: list[str], variables: dict[str, Any] | None = None, exclude_unit_tests: bool = False
     ) -> DbtOutcome:
         """`dbt test --select ...` (unit tests included unless excluded)."""
+        return self._run("test", select, variables, exclude_unit_tests)
+
+    def _run(
+        self, command: str, select: list[str], variables: dict[str, Any] | None, exclude_unit_tests: bool
+    ) -> DbtOutcome:
         self.parse()
         started = time.monotonic()
-        args = ["test", "--select", *select]
+        args = [command, "--select", *select]
         if exclude_unit_tests:
             args += ["--exclude-resource-type", "unit_test"]
         if variables:
             args += ["--vars", json.dumps(variables)]
         res = self._invoke(args)
         outcome = DbtOutcome(success=bool(res.success), seconds=time.monotonic() - started)
-        for r in getattr(res.result, "results", []) or []:
+        if res.result is None:
+            outcome.failures.append(f"dbt {command} did not run: {res.exception}")
+            outcome.failed += 1
+            return outcome
+        for r in res.result.results:
             _tally(outcome, r)
         return outcome
 

@@ -6,7 +6,6 @@ reader that trusts the manifest never sees a half-written export.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 from netflix_elt.errors import InputError
 from netflix_elt.home import Home
+from netflix_elt.source import sha256_of
 from netflix_elt.warehouse import LEDGER_TABLE, TRANSFORMS_TABLE, connect, table_exists, utcnow
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,6 @@ class ExportedTable:
 
 def exports_dir(home: Home) -> Path:
     return home.root / "exports"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sql_path(path: Path) -> str:
@@ -85,7 +77,7 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
                 tmp = out / f".{table}.{fmt}.tmp"
                 con.execute(f"copy ({select}) to '{_sql_path(tmp)}' ({options})")
                 tmp.replace(target)
-                files[fmt], digests[fmt] = target.name, _sha256(target)
+                files[fmt], digests[fmt] = target.name, sha256_of(target)
             rows = con.execute(f"select count(*) from {table}").fetchone()
             tables.append(ExportedTable(table, int(rows[0]) if rows else 0, cols, files, digests))
         batch = con.execute(
