@@ -27,7 +27,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	scripts/setup_bq_emulator.sh .bqemu
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
