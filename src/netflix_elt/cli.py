@@ -548,6 +548,58 @@ def schedule(state: _Ctx, every: str, inbox: Path | None, lock_timeout: int | No
     return EXIT_OK
 
 
+def _share(value: str) -> float:
+    """'1%' or '0.01' -> 0.01."""
+    text = value.strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a share such as 1% or 0.01") from None
+    if not 0 <= share <= 1:
+        raise click.BadParameter(f"{value!r} is not between 0% and 100%")
+    return share
+
+
+@cli.command()
+@click.option("--rows", type=click.IntRange(1), help="Rows of a new catalog drop.")
+@click.option(
+    "--next-of",
+    "next_of",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Make the next drop of this one instead (with --changed, --new, --deleted).",
+)
+@click.option("--changed", default="1%", show_default=True, help="Share of rows changed (with --next-of).")
+@click.option("--new", "new", default="0.5%", show_default=True, help="Share of new rows (with --next-of).")
+@click.option("--deleted", default="0.2%", show_default=True, help="Share of rows removed (with --next-of).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same file.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (.csv, or .csv.gz for gzip).",
+)
+@click.pass_obj
+@_guard
+def synth(
+    state: _Ctx, rows: int | None, next_of: Path | None, changed: str, new: str, deleted: str, seed: int, out: Path
+) -> int:
+    """Generate a synthetic catalog drop sampled from the bundled real data, or its next drop."""
+    from netflix_elt.synth import NextDropSpec, expected_path, synth_catalog, synth_next
+
+    if (rows is None) == (next_of is None):
+        raise click.UsageError("give either --rows N (a new catalog) or --next-of FILE (its next drop)")
+    if rows is not None:
+        written = synth_catalog(out, rows, seed, scratch_dir=state.home.tmp_dir)
+        click.echo(f"wrote    {out}: {written:,} rows (seed {seed})")
+        return EXIT_OK
+    assert next_of is not None
+    spec = NextDropSpec(changed=_share(changed), new=_share(new), deleted=_share(deleted))
+    counts = synth_next(next_of, out, spec, seed, scratch_dir=state.home.tmp_dir)
+    click.echo(f"wrote    {out}: {counts['rows']:,} rows; expected CDC counts in {expected_path(out)}:")
+    click.echo("         " + ", ".join(f"{counts[k]:,} {k}" for k in ("inserted", "updated", "unchanged", "deleted")))
+    return EXIT_OK
+
+
 def main() -> None:
     cli(prog_name="netflix-elt")
 

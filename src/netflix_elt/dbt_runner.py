@@ -22,6 +22,7 @@ from typing import Any
 
 from netflix_elt.errors import PipelineError
 from netflix_elt.home import Home
+from netflix_elt.warehouse import resource_settings
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class Dbt:
         wanted = {
             "NETFLIX_ELT_WAREHOUSE": str(self.home.warehouse),
             "NETFLIX_ELT_DBT_TARGET": self.target,
+            "NETFLIX_ELT_TEMP_DIRECTORY": str(self.home.tmp_dir / "duckdb"),
+            "NETFLIX_ELT_MEMORY_LIMIT": resource_settings()["memory_limit"],
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             **self.extra_env,

@@ -181,11 +181,11 @@ def _load(
     result.mapping = mapping.describe()
     _check_mapping(path, headers, mapping, result)
 
-    parsed = parse(sc, src, delimiter, len(headers))
+    parsed = parse(sc, src, delimiter, len(headers), _reject_reason_sql(headers, mapping))
     result.escape = parsed.escape
     if parsed.escape == "\\":
         result.warnings.append('quotes inside fields are backslash-escaped (\\"), not doubled')
-    header_rows = _flag_bad_records(sc, parsed, headers, mapping)
+    header_rows = _scalar(sc, f"select count(*) from {parsed.table} where _reject_reason is not null")
     result.rows_read = parsed.records + parsed.rejected_lines
     result.rows_quarantined = header_rows + parsed.rejected_lines
     result.rows_loaded = parsed.records - header_rows
@@ -350,8 +350,16 @@ def _check_mapping(path: Path, headers: list[str], mapping: ColumnMapping, resul
         result.warnings.append(f"kept in _extra, already mapped: {', '.join(mapping.duplicates)}")
 
 
-def parse(sc: duckdb.DuckDBPyConnection, src: PreparedSource, delimiter: str, ncols: int) -> _Parsed:
-    """Parse strictly with each escape convention; keep the one that rejects the fewest lines."""
+def parse(
+    sc: duckdb.DuckDBPyConnection,
+    src: PreparedSource,
+    delimiter: str,
+    ncols: int,
+    reason: tuple[str, list[Any]] = ("null", []),
+) -> _Parsed:
+    """Parse strictly with each escape convention; keep the one that rejects the fewest lines.
+    Each record gets its `_reject_reason` (see _reject_reason_sql) in the same pass; its record
+    number is the table's rowid + 1 (DuckDB keeps the file's order)."""
     best: _Parsed | None = None
     for k, escape in enumerate(ESCAPES):
         table, rejects = f"parsed_{k}", f"rejects_{k}"
@@ -359,11 +367,11 @@ def parse(sc: duckdb.DuckDBPyConnection, src: PreparedSource, delimiter: str, nc
             f", strict_mode = true, store_rejects = true, rejects_table = '{rejects}', "
             f"rejects_scan = 'rejects_scan_{k}'"
         )
-        sql = f"create or replace table {table} as select row_number() over () as _rn, * from " + _read_csv_sql(
+        sql = f"create or replace table {table} as select *, {reason[0]} as _reject_reason from " + _read_csv_sql(
             src, delimiter, escape, ncols, header=True, extra=extra
         )
         try:
-            sc.execute(sql, [str(src.read_path)])
+            sc.execute(sql, [*reason[1], str(src.read_path)])
         except duckdb.Error as exc:
             if best is None and k == len(ESCAPES) - 1:
                 raise InputError(f"{src.path}: cannot be parsed as CSV ({_first_line(exc)})") from None
@@ -381,12 +389,10 @@ def parse(sc: duckdb.DuckDBPyConnection, src: PreparedSource, delimiter: str, nc
     return best
 
 
-def _flag_bad_records(
-    sc: duckdb.DuckDBPyConnection, parsed: _Parsed, headers: list[str], mapping: ColumnMapping
-) -> int:
-    """Flag records DuckDB parsed but that are not catalog rows: repeated header lines, fragments
-    of a broken line (a value in the first field only), and rows without a show_id, title or type
-    (a row no later step can key or name). Returns how many."""
+def _reject_reason_sql(headers: list[str], mapping: ColumnMapping) -> tuple[str, list[Any]]:
+    """Why a parsed record is not a catalog row, as a SQL expression (NULL for a good one):
+    a repeated header line, a fragment of a broken line (a value in the first field only), or a
+    row without a show_id, title or type (a row no later step can key or name)."""
     named = [(i, h) for i, h in enumerate(headers) if h]
     is_header = " and ".join(f"lower(trim(coalesce(c{i}, ''))) = lower(?)" for i, _ in named) or "false"
     rest = [f"nullif(trim(c{i}), '') is null" for i in range(1, len(headers))]
@@ -395,13 +401,11 @@ def _flag_bad_records(
     missing_key = " ".join(
         f"when nullif(trim(c{by_target[col].index}), '') is null then 'missing {col}'" for col in REQUIRED_COLUMNS
     )
-    sc.execute(f"alter table {parsed.table} add column _reject_reason varchar")
-    sc.execute(
-        f"update {parsed.table} set _reject_reason = case when {is_header} then 'repeated header line' "
-        f"when {is_fragment} then 'fragment: only the first field has a value (broken line?)' {missing_key} end",
-        [h.lower() for _, h in named],
+    sql = (
+        f"(case when {is_header} then 'repeated header line' "
+        f"when {is_fragment} then 'fragment: only the first field has a value (broken line?)' {missing_key} end)"
     )
-    return _scalar(sc, f"select count(*) from {parsed.table} where _reject_reason is not null")
+    return sql, [h.lower() for _, h in named]
 
 
 def _write_quarantine(
@@ -414,7 +418,7 @@ def _write_quarantine(
     source: str,
 ) -> None:
     parts = [
-        f"select null::bigint as line_number, _rn as record_number, _reject_reason as reason, "
+        f"select null::bigint as line_number, rowid + 1 as record_number, _reject_reason as reason, "
         f"concat_ws(?, {', '.join(f'c{i}' for i in range(len(headers)))}) as raw_line "
         f"from {parsed.table} where _reject_reason is not null"
     ]
@@ -490,8 +494,8 @@ def _write_raw(
         extra_sql = "null::json"
     sc.execute(
         f"copy (select {', '.join(cols)}, ?::varchar as _batch_id, ?::timestamptz as _ingested_at, "
-        f"?::varchar as _source_file, ?::varchar as _source_sha256, _rn as _source_row_number, "
-        f"{extra_sql} as _extra from {parsed.table} where _reject_reason is null order by _rn) "
+        f"?::varchar as _source_file, ?::varchar as _source_sha256, rowid + 1 as _source_row_number, "
+        f"{extra_sql} as _extra from {parsed.table} where _reject_reason is null) "
         f"to '{_sql_path(target)}' (format parquet, compression zstd)",
         params,
     )

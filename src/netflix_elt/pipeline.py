@@ -113,25 +113,41 @@ def run_pipeline(
 
 
 def publish(home: Home) -> list[Path]:
-    """The BI outputs of a run: exports/, lookml/ and reports/dashboard.html. Nothing to publish
-    before the first batch is transformed."""
+    """The BI outputs of a run: exports/, lookml/ and reports/dashboard.html. Exports and LookML
+    are rewritten only when they do not already reflect the latest transformed batch; the
+    dashboard (which shows checks, runs and freshness) always is. Nothing to publish before the
+    first batch is transformed."""
+    import json
+
     from netflix_elt.dashboard import build_dashboard
-    from netflix_elt.export import export_tables, exports_dir
-    from netflix_elt.lookml import generate_lookml
+    from netflix_elt.export import MANIFEST, export_tables, exports_dir
+    from netflix_elt.lookml import MODEL_NAME, generate_lookml
 
     con = connect(home)
     try:
-        transformed = con.execute("select count(*) from etl_transforms where status = 'succeeded'").fetchone()
+        row = con.execute(
+            "select t.batch_id from etl_transforms t join etl_batches b using (batch_id) "
+            "where t.status = 'succeeded' order by b.started_at desc limit 1"
+        ).fetchone()
     finally:
         con.close()
-    if not transformed or not transformed[0]:
+    if row is None:
         log.info("publish: nothing transformed yet")
         return []
-    export_tables(home)
-    lookml_files = generate_lookml(home)
+    manifest = exports_dir(home) / MANIFEST
+    lookml_dir = home.root / "lookml"
+    try:
+        published_batch = json.loads(manifest.read_text(encoding="utf-8")).get("batch_id")
+    except (OSError, ValueError):
+        published_batch = None
+    if published_batch != row[0] or not (lookml_dir / f"{MODEL_NAME}.model.lkml").is_file():
+        export_tables(home)
+        generate_lookml(home, lookml_dir)
+    else:
+        log.info("publish: exports/ and lookml/ already reflect batch %s", row[0])
     dashboard = build_dashboard(home)
     log.info("published exports/, lookml/ and %s", dashboard.relative_to(home.root))
-    return [exports_dir(home), lookml_files[0].parent, dashboard]
+    return [exports_dir(home), lookml_dir, dashboard]
 
 
 def run_monitor(
@@ -244,8 +260,8 @@ def _record_run(home: Home, result: RunResult, command: str, started_at: datetim
     ]
     try:
         con = connect(home)
-    except NetflixEltError:  # pragma: no cover - the warehouse itself is unusable
-        log.exception("could not record run %s", result.run_id)
+    except NetflixEltError as exc:  # the warehouse cannot be opened: the run's own error says why
+        log.debug("could not record run %s: %s", result.run_id, exc)
         return
     try:
         con.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from netflix_elt.errors import PipelineError
+from netflix_elt.errors import InputError, PipelineError
 from netflix_elt.home import Home
 
 if TYPE_CHECKING:
@@ -170,10 +171,31 @@ def scratch(home: Home) -> duckdb.DuckDBPyConnection:
     return con
 
 
+MEMORY_LIMIT_ENV = "NETFLIX_ELT_MEMORY_LIMIT"  # DuckDB memory_limit, e.g. "1GB" (default)
+THREADS_ENV = "NETFLIX_ELT_THREADS"  # DuckDB threads (default: all cores)
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def resource_settings() -> dict[str, str]:
+    """DuckDB's memory limit and threads, from the environment; shared with dbt's profile."""
+    settings = {"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT}
+    if os.environ.get(THREADS_ENV):
+        settings["threads"] = os.environ[THREADS_ENV]
+    return settings
+
+
 def configure(con: duckdb.DuckDBPyConnection, home: Home) -> None:
+    """UTC session time, spill files under the home, bounded memory (DuckDB spills past it)."""
     home.tmp_dir.mkdir(parents=True, exist_ok=True)
     con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
     con.execute("set temp_directory = ?", [str(home.tmp_dir / "duckdb")])
+    for name, value in resource_settings().items():
+        try:
+            con.execute(f"set {name} = ?", [value])
+        except duckdb.Error as exc:
+            env = MEMORY_LIMIT_ENV if name == "memory_limit" else THREADS_ENV
+            raise InputError(f"${env}={value!r} is not a valid DuckDB {name} ({exc}); fix or unset it") from exc
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

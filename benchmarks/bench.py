@@ -1,0 +1,204 @@
+"""`make bench`: netflix-elt against bare DuckDB on synthetic catalogs of BENCH_ROWS rows.
+
+Every step runs as its own process (as a user would run it), timed wall-clock, with the peak
+RSS of its whole process tree sampled every 20 ms. Results: a table on stdout and
+benchmarks/results/latest.json (also rows_<N>.json, which a 10M run compares per-row cost with).
+The CDC counts the pipeline reports must equal the generator's expected counts, or the bench fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import psutil
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+BIN = Path(sys.executable).parent
+CLI = [str(BIN / "netflix-elt")]
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Wall seconds and peak RSS (MB) of the process tree of cmd; fails on a non-zero exit."""
+    started = time.perf_counter()
+    proc = psutil.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            tree = [proc, *proc.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"bench step failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
+    return {"seconds": round(wall, 3), "peak_rss_mb": round(peak / 2**20, 1)}
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+COLUMNS = [
+    "show_id",
+    "type",
+    "title",
+    "director",
+    "cast",
+    "country",
+    "date_added",
+    "release_year",
+    "rating",
+    "duration",
+    "listed_in",
+    "description",
+]
+
+
+def merge_baseline(base: Path, nxt: Path, work: Path) -> dict[str, float]:
+    """One NULL-safe, all-column MERGE of the next drop into a table holding the first: the
+    statement is timed inside its process; setup (loading the first drop) is not."""
+    db = work / "merge.duckdb"
+    db.unlink(missing_ok=True)
+    cols = ", ".join(f'"{c}"' for c in COLUMNS)
+    changed = " or ".join(f't."{c}" is distinct from s."{c}"' for c in COLUMNS[1:])
+    sets = ", ".join(f'"{c}" = s."{c}"' for c in COLUMNS[1:])
+    code = f"""
+        import duckdb, time, json
+        con = duckdb.connect({str(db)!r})
+        con.execute("create table t as select {cols} from read_csv({str(base)!r}, all_varchar=true)")
+        started = time.perf_counter()
+        con.execute('''merge into t using (select {cols} from read_csv({str(nxt)!r}, all_varchar=true)) s
+            on t.show_id = s.show_id
+            when matched and ({changed}) then update set {sets}
+            when not matched then insert ({cols}) values ({", ".join(f's."{c}"' for c in COLUMNS)})
+            when not matched by source then delete''')
+        print(json.dumps({{"merge_seconds": time.perf_counter() - started}}))
+    """
+    proc = subprocess.run(py(code), capture_output=True, text=True, check=True)
+    db.unlink(missing_ok=True)
+    return {"seconds": round(json.loads(proc.stdout)["merge_seconds"], 3)}
+
+
+def cdc_counts(home: Path) -> dict[str, int]:
+    con = duckdb.connect(str(home / "netflix_dw.duckdb"), read_only=True)
+    try:
+        row = con.execute(
+            "select inserted, updated, unchanged, deleted, revived from etl_transforms "
+            "where status = 'succeeded' order by finished_at desc limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    return dict(zip(["inserted", "updated", "unchanged", "deleted", "revived"], row, strict=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 1_000_000)))
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--work", type=Path, default=HERE / "work")
+    args = ap.parse_args()
+    n = args.rows
+    work = args.work / str(n)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    base, nxt = work / "drop_1.csv", work / "drop_2.csv"
+
+    print(f"bench: {n:,} rows on {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB", flush=True)
+    gen = {
+        "base": measure([*CLI, "synth", "--rows", str(n), "--seed", str(args.seed), "--out", str(base)]),
+        "next": measure(
+            [
+                *CLI,
+                "synth",
+                "--next-of",
+                str(base),
+                "--changed",
+                "1%",
+                "--new",
+                "0.5%",
+                "--deleted",
+                "0.2%",
+                "--seed",
+                str(args.seed + 1),
+                "--out",
+                str(nxt),
+            ]
+        ),
+    }
+    expected_path = nxt.with_name(nxt.name.removesuffix(".gz").removesuffix(".csv") + ".expected.json")
+    expected = json.loads(expected_path.read_text())
+
+    steps: dict[str, dict[str, float]] = {}
+    copy_sql = f"copy (select * from read_csv({str(base)!r}, all_varchar=true)) to {str(work / 'copy.parquet')!r}"
+    steps["duckdb_copy"] = measure(py(f"import duckdb; duckdb.execute({copy_sql!r})"))
+    steps["duckdb_merge"] = merge_baseline(base, nxt, work)
+
+    h_ingest, h_run, h_sample = work / "home_ingest", work / "home_run", work / "home_sample"
+    steps["ingest"] = measure([*CLI, "--home", str(h_ingest), "-q", "ingest", str(base)])
+    steps["full_run"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(base)])
+    steps["incremental_run"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(nxt)])
+    got = cdc_counts(h_run)
+    steps["noop_rerun"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(nxt)])
+    steps["sample_cold_run"] = measure([*CLI, "--home", str(h_sample), "-q", "run"])
+
+    want = {k: expected[k] for k in ("inserted", "updated", "unchanged", "deleted", "revived")}
+    for s in ("ingest", "full_run", "incremental_run"):
+        steps[s]["rows_per_s"] = round(n / steps[s]["seconds"])
+    ratios = {
+        "ingest_vs_duckdb_copy": round(steps["ingest"]["seconds"] / steps["duckdb_copy"]["seconds"], 2),
+        "incremental_vs_full_run": round(steps["incremental_run"]["seconds"] / steps["full_run"]["seconds"], 2),
+        "incremental_vs_duckdb_merge": round(steps["incremental_run"]["seconds"] / steps["duckdb_merge"]["seconds"], 2),
+        "full_run_seconds_per_million_rows": round(steps["full_run"]["seconds"] / n * 1e6, 3),
+    }
+    previous = RESULTS / "rows_1000000.json"
+    if n > 1_000_000 and previous.is_file():
+        small = json.loads(previous.read_text())
+        per_row_small = small["steps"]["full_run"]["seconds"] / small["rows"]
+        ratios["per_row_cost_vs_1m"] = round(steps["full_run"]["seconds"] / n / per_row_small, 2)
+    peak = max(s.get("peak_rss_mb", 0) for k, s in steps.items() if k not in ("duckdb_copy", "duckdb_merge"))
+    result = {
+        "rows": n,
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+        },
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "generate": gen,
+        "steps": steps,
+        "ratios": ratios,
+        "peak_rss_mb_pipeline": peak,
+        "cdc_expected": want,
+        "cdc_reported": got,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    for name in ("latest.json", f"rows_{n}.json"):
+        (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"{'step':<18} {'seconds':>9} {'rows/s':>11} {'peak RSS MB':>12}")
+    for k, s in steps.items():
+        print(f"{k:<18} {s['seconds']:>9.2f} {s.get('rows_per_s', ''):>11} {s.get('peak_rss_mb', ''):>12}")
+    for k, v in ratios.items():
+        print(f"{k:<36} {v}")
+    print(f"cdc expected {want}\ncdc reported {got}")
+    shutil.rmtree(work, ignore_errors=True)
+    if got != want:
+        raise SystemExit("bench FAILED: the pipeline's CDC counts differ from the generator's expected counts")
+
+
+if __name__ == "__main__":
+    main()
