@@ -75,19 +75,19 @@ def merge_baseline(base: Path, nxt: Path, work: Path) -> dict[str, float]:
     cols = ", ".join(f'"{c}"' for c in COLUMNS)
     changed = " or ".join(f't."{c}" is distinct from s."{c}"' for c in COLUMNS[1:])
     sets = ", ".join(f'"{c}" = s."{c}"' for c in COLUMNS[1:])
-    code = f"""
-        import duckdb, time, json
-        con = duckdb.connect({str(db)!r})
-        con.execute("create table t as select {cols} from read_csv({str(base)!r}, all_varchar=true)")
-        started = time.perf_counter()
-        con.execute('''merge into t using (select {cols} from read_csv({str(nxt)!r}, all_varchar=true)) s
-            on t.show_id = s.show_id
-            when matched and ({changed}) then update set {sets}
-            when not matched then insert ({cols}) values ({", ".join(f's."{c}"' for c in COLUMNS)})
-            when not matched by source then delete''')
-        print(json.dumps({{"merge_seconds": time.perf_counter() - started}}))
-    """
-    proc = subprocess.run(py(code), capture_output=True, text=True, check=True)
+    create = f"create table t as select {cols} from read_csv({str(base)!r}, all_varchar=true)"
+    values = ", ".join(f's."{c}"' for c in COLUMNS)
+    merge = (
+        f"merge into t using (select {cols} from read_csv({str(nxt)!r}, all_varchar=true)) s "
+        f"on t.show_id = s.show_id when matched and ({changed}) then update set {sets} "
+        f"when not matched then insert ({cols}) values ({values}) when not matched by source then delete"
+    )
+    code = (
+        f"import duckdb, time, json\ncon = duckdb.connect({str(db)!r})\ncon.execute({create!r})\n"
+        f"started = time.perf_counter()\ncon.execute({merge!r})\n"
+        "print(json.dumps({'merge_seconds': time.perf_counter() - started}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     db.unlink(missing_ok=True)
     return {"seconds": round(json.loads(proc.stdout)["merge_seconds"], 3)}
 
