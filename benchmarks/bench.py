@@ -83,13 +83,14 @@ def merge_baseline(base: Path, nxt: Path, work: Path) -> dict[str, float]:
         f"when not matched then insert ({cols}) values ({values}) when not matched by source then delete"
     )
     code = (
-        f"import duckdb, time, json\ncon = duckdb.connect({str(db)!r})\ncon.execute({create!r})\n"
+        f"import duckdb, time, json\ncon = duckdb.connect({str(db)!r})\n"
+        f"con.execute('set enable_progress_bar = false')\ncon.execute({create!r})\n"
         f"started = time.perf_counter()\ncon.execute({merge!r})\n"
         "print(json.dumps({'merge_seconds': time.perf_counter() - started}))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     db.unlink(missing_ok=True)
-    return {"seconds": round(json.loads(proc.stdout)["merge_seconds"], 3)}
+    return {"seconds": round(json.loads(proc.stdout.strip().splitlines()[-1])["merge_seconds"], 3)}
 
 
 def cdc_counts(home: Path) -> dict[str, int]:
