@@ -189,7 +189,15 @@ def configure(con: duckdb.DuckDBPyConnection, home: Home) -> None:
     home.tmp_dir.mkdir(parents=True, exist_ok=True)
     con.execute("set TimeZone = 'UTC'")
     con.execute("set enable_progress_bar = false")
-    con.execute("set temp_directory = ?", [str(home.tmp_dir / "duckdb")])
+    spill = str(home.tmp_dir / "duckdb")
+    # A database instance still open in this process (dbt's, say) keeps its spill folder: DuckDB
+    # refuses to switch it once used, so only set it when it differs.
+    current = con.execute("select current_setting('temp_directory')").fetchone()
+    if not current or current[0] != spill:
+        try:
+            con.execute("set temp_directory = ?", [spill])
+        except duckdb.NotImplementedException:
+            log.debug("keeping DuckDB's spill folder %s (already in use)", current[0] if current else "?")
     for name, value in resource_settings().items():
         try:
             con.execute(f"set {name} = ?", [value])
