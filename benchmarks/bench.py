@@ -22,6 +22,8 @@ from pathlib import Path
 import duckdb
 import psutil
 
+from netflix_elt.mapping import CANONICAL_COLUMNS
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BIN = Path(sys.executable).parent
@@ -51,20 +53,7 @@ def py(code: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(code)]
 
 
-COLUMNS = [
-    "show_id",
-    "type",
-    "title",
-    "director",
-    "cast",
-    "country",
-    "date_added",
-    "release_year",
-    "rating",
-    "duration",
-    "listed_in",
-    "description",
-]
+COLUMNS = list(CANONICAL_COLUMNS)
 
 
 def merge_baseline(base: Path, nxt: Path, work: Path) -> dict[str, float]:

@@ -42,24 +42,12 @@ from pathlib import Path
 import duckdb
 
 from netflix_elt.errors import InputError, PipelineError
+from netflix_elt.mapping import CANONICAL_COLUMNS
 from netflix_elt.sample import sample_path
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (
-    "show_id",
-    "type",
-    "title",
-    "director",
-    "cast",
-    "country",
-    "date_added",
-    "release_year",
-    "rating",
-    "duration",
-    "listed_in",
-    "description",
-)
+COLUMNS = CANONICAL_COLUMNS
 # The ratings the pipeline accepts (dbt var `known_ratings`); a changed row gets one of them.
 KNOWN_RATINGS = (
     "TV-MA",
