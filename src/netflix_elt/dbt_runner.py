@@ -122,7 +122,6 @@ class Dbt:
         wanted = {
             "NETFLIX_ELT_WAREHOUSE": str(self.home.warehouse),
             "NETFLIX_ELT_DBT_TARGET": self.target,
-            "NETFLIX_ELT_TEMP_DIRECTORY": str(self.home.tmp_dir / "duckdb"),
             "NETFLIX_ELT_MEMORY_LIMIT": resource_settings()["memory_limit"],
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
