@@ -1,7 +1,13 @@
 """Ingesting a drop: CSV -> immutable raw Parquet -> `raw_netflix_titles`, with a ledger row.
 
+A drop already loaded is skipped before it is parsed: first by its resolved path, size and
+modification time (recorded in the ledger; the file is not read at all), else by the sha256 of its
+bytes (a copy under another name, or a touched file, is still recognised by its content).
+
 The CSV is parsed by DuckDB's reader in strict mode with every dialect setting explicit (the
-sniffer guesses wrong on the 2020 release's backslash-escaped quotes). Lines DuckDB cannot parse,
+sniffer guesses wrong on the 2020 release's backslash-escaped quotes). The reader also validates
+UTF-8; a plain file is not decoded in Python first unless the reader reports an invalid encoding or
+rejects any line, and one that is not UTF-8 after all is parsed again from a transcoded copy. Lines DuckDB cannot parse,
 and repeated header lines, are quarantined with their line numbers and reasons. The batch is
 written once to a Parquet file under `data/raw/` and appended to the warehouse in the same
 transaction that marks its ledger row succeeded; row counts are checked at every hand-over.
@@ -24,7 +30,17 @@ from netflix_elt import faults
 from netflix_elt.errors import BatchRejected, InputError, NetflixEltError, PipelineError
 from netflix_elt.home import Home
 from netflix_elt.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ColumnMapping, resolve_mapping
-from netflix_elt.source import PreparedSource, inspect_source, materialize_utf8
+from netflix_elt.source import (
+    PreparedSource,
+    SourceInfo,
+    SourceStat,
+    as_fallback,
+    check_path,
+    first_invalid_utf8,
+    inspect_source,
+    materialize_utf8,
+    stat_source,
+)
 from netflix_elt.warehouse import (
     LEDGER_TABLE,
     RAW_TABLE,
@@ -69,6 +85,15 @@ class BatchResult:
     quarantine_path: Path | None = None
     message: str = ""
     seconds: float = 0.0
+    stat: SourceStat | None = None
+
+
+class _NotUtf8(Exception):
+    """The reader found bytes that are not UTF-8 in a file only partly checked beforehand."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"first bad byte at offset {offset}")
+        self.offset = offset
 
 
 @dataclass
@@ -92,16 +117,37 @@ def ingest_file(
     started = time.monotonic()
     path = Path(path).expanduser().absolute()
     recover_interrupted(con, home)
-    info = inspect_source(path)
+    check_path(path)
+    stat = stat_source(path)
 
+    if not options.force and stat.mtime_ns is not None:
+        same = con.execute(
+            f"select batch_id, source_sha256 from {LEDGER_TABLE} where status = 'succeeded' and "
+            "source_realpath = ? and source_bytes = ? and source_mtime_ns = ? order by started_at limit 1",
+            [stat.realpath, stat.size, stat.mtime_ns],
+        ).fetchone()
+        if same:
+            log.info("%s: already loaded as batch %s (matched by path, size and mtime); skipped", path.name, same[0])
+            return BatchResult(
+                source=path,
+                status="skipped",
+                batch_id=same[0],
+                sha256=same[1],
+                message=f"already loaded as batch {same[0]} (same path, size and mtime); use --force to load it again",
+                seconds=time.monotonic() - started,
+                stat=stat,
+            )
+
+    info = inspect_source(path, validate_utf8=False)
     if not options.force:
         prior = con.execute(
-            f"select batch_id from {LEDGER_TABLE} where source_sha256 = ? and status = 'succeeded' "
-            "order by started_at limit 1",
+            f"select batch_id, source_path, source_realpath, source_bytes from {LEDGER_TABLE} "
+            "where source_sha256 = ? and status = 'succeeded' order by started_at limit 1",
             [info.sha256],
         ).fetchone()
         if prior:
-            log.info("%s: already loaded as batch %s; skipped", path.name, prior[0])
+            _remember_stat(con, prior, stat)
+            log.info("%s: already loaded as batch %s (same sha256); skipped", path.name, prior[0])
             return BatchResult(
                 source=path,
                 status="skipped",
@@ -109,14 +155,16 @@ def ingest_file(
                 sha256=info.sha256,
                 message=f"already loaded as batch {prior[0]} (same sha256); use --force to load it again",
                 seconds=time.monotonic() - started,
+                stat=stat,
             )
 
     started_at = utcnow()
     batch_id = f"{started_at:%Y%m%dT%H%M%S%f}Z_{info.sha256[:8]}"
-    result = BatchResult(source=path, status="running", batch_id=batch_id, sha256=info.sha256)
+    result = BatchResult(source=path, status="running", batch_id=batch_id, sha256=info.sha256, stat=stat)
     con.execute(
         f"insert into {LEDGER_TABLE} (batch_id, source_path, source_sha256, source_bytes, compression, "
-        "encoding, mode, started_at, status) values (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+        "encoding, mode, started_at, status, source_realpath, source_mtime_ns) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
         [
             batch_id,
             str(path),
@@ -126,6 +174,8 @@ def ingest_file(
             info.encoding,
             options.mode,
             started_at,
+            stat.realpath,
+            stat.mtime_ns,
         ],
     )
     log.info("%s: batch %s started (%s bytes, %s)", path.name, batch_id, f"{info.size:,}", info.encoding)
@@ -133,11 +183,15 @@ def ingest_file(
     sc = scratch(home)
     src: PreparedSource | None = None
     try:
-        src = materialize_utf8(info, home.tmp_dir, batch_id)
-        result.encoding = src.encoding
-        if src.encoding_warning:
-            result.warnings.append(src.encoding_warning)
-        _load(home, con, sc, src, options, result, started_at)
+        try:
+            src = _prepare(home, info, result)
+            _load(home, con, sc, src, options, result, started_at, verify_utf8=not info.utf8_verified)
+        except _NotUtf8 as exc:
+            log.info("%s: not UTF-8 after all (%s); parsing it again decoded as %s", path.name, exc, "cp1252")
+            sc.close()
+            sc = scratch(home)
+            src = _prepare(home, as_fallback(info, exc.offset), result)
+            _load(home, con, sc, src, options, result, started_at, verify_utf8=False)
     except BaseException as exc:
         status = "rejected" if isinstance(exc, InputError) else "failed"
         message = str(exc) if isinstance(exc, NetflixEltError) else f"{type(exc).__name__}: {exc}"
@@ -164,6 +218,35 @@ def ingest_file(
     return result
 
 
+def _remember_stat(con: duckdb.DuckDBPyConnection, prior: tuple[Any, ...], stat: SourceStat) -> None:
+    """A drop recognised by its sha256 at the path its batch was loaded from (touched since, or
+    loaded before the ledger kept file stats): record its current size and mtime on that batch,
+    so the next offer of the unchanged file is recognised without reading it."""
+    batch_id, source_path, realpath, size = prior
+    if stat.mtime_ns is None or size != stat.size:
+        return
+    if realpath is None:
+        try:
+            realpath = str(Path(source_path).resolve())
+        except OSError:
+            return
+    if realpath != stat.realpath:
+        return
+    con.execute(
+        f"update {LEDGER_TABLE} set source_realpath = ?, source_mtime_ns = ? where batch_id = ?",
+        [stat.realpath, stat.mtime_ns, batch_id],
+    )
+
+
+def _prepare(home: Home, info: SourceInfo, result: BatchResult) -> PreparedSource:
+    """The file DuckDB reads; resets what an earlier attempt at this batch noted."""
+    src = materialize_utf8(info, home.tmp_dir, result.batch_id or "batch")
+    result.encoding = src.encoding
+    result.warnings = [src.encoding_warning] if src.encoding_warning else []
+    result.mapping, result.delimiter, result.escape = {}, None, None
+    return src
+
+
 def _load(
     home: Home,
     con: duckdb.DuckDBPyConnection,
@@ -172,6 +255,8 @@ def _load(
     options: IngestOptions,
     result: BatchResult,
     started_at: datetime,
+    *,
+    verify_utf8: bool,
 ) -> None:
     path = src.path
     delimiter = pick_delimiter(src.header_line)
@@ -182,6 +267,11 @@ def _load(
     _check_mapping(path, headers, mapping, result)
 
     parsed = parse(sc, src, delimiter, len(headers), _reject_reason_sql(headers, mapping))
+    if verify_utf8 and parsed.rejected_lines:
+        # The reader validated every line it parsed, but not the bytes of the lines it rejected.
+        bad = first_invalid_utf8(src.read_path)
+        if bad is not None:
+            raise _NotUtf8(bad)
     result.escape = parsed.escape
     if parsed.escape == "\\":
         result.warnings.append('quotes inside fields are backslash-escaped (\\"), not doubled')
@@ -218,7 +308,12 @@ def _load(
     tmp = raw_dir / f".batch_{batch_id}.parquet.tmp"
     rel = str(final.relative_to(home.root))
     try:
-        _write_raw(sc, parsed, mapping, extras, tmp, result, started_at)
+        written = _write_raw(sc, parsed, mapping, extras, tmp, result, started_at)
+        if written != result.rows_loaded:
+            raise PipelineError(
+                f"{path}: row counts disagree (parsed {result.rows_loaded} catalog rows, wrote {written} "
+                "to the raw Parquet file); batch rolled back"
+            )
         faults.checkpoint("after_raw_write")
         # Record the final name before publishing it, so a crash after the link is recoverable.
         con.execute(f"update {LEDGER_TABLE} set raw_path = ? where batch_id = ?", [rel, batch_id])
@@ -232,13 +327,19 @@ def _load(
     faults.checkpoint("after_raw_publish")
 
     with transaction(con):
-        con.execute(
-            f"insert into {RAW_TABLE} by name select * from read_parquet(?, hive_partitioning = false)",
-            [str(final)],
-        )
+        # The raw rows carry their file order in _source_row_number, so the append need not keep
+        # it: DuckDB then writes compressed row groups straight away instead of at the checkpoint.
+        con.execute("set preserve_insertion_order = false")
+        try:
+            appended = _scalar(
+                con,
+                f"insert into {RAW_TABLE} by name select * from read_parquet(?, hive_partitioning = false)",
+                [str(final)],
+            )
+        finally:
+            con.execute("reset preserve_insertion_order")
         faults.checkpoint("after_raw_insert")
         parquet_rows = _scalar(con, "select count(*) from read_parquet(?, hive_partitioning = false)", [str(final)])
-        appended = _scalar(con, f"select count(*) from {RAW_TABLE} where _batch_id = ?", [batch_id])
         expected = result.rows_read - result.rows_quarantined
         if not (parquet_rows == appended == result.rows_loaded == expected):
             raise PipelineError(
@@ -256,7 +357,7 @@ def _finish_ledger(con: duckdb.DuckDBPyConnection, result: BatchResult, status: 
         f"update {LEDGER_TABLE} set status = ?, message = ?, finished_at = ?, encoding = coalesce(?, encoding), "
         "delimiter = ?, quote = ?, escape = ?, column_mapping = ?, rows_read = ?, rows_loaded = ?, "
         "rows_quarantined = ?, quarantine_path = ?, warnings = ?, "
-        "raw_path = case when ? then raw_path end where batch_id = ?",
+        "raw_path = case when ? then raw_path end, source_mtime_ns = ? where batch_id = ?",
         [
             status,
             result.message or None,
@@ -272,9 +373,21 @@ def _finish_ledger(con: duckdb.DuckDBPyConnection, result: BatchResult, status: 
             str(result.quarantine_path) if result.quarantine_path else None,
             json.dumps(result.warnings),
             status == "succeeded",
+            _trusted_mtime(result),
             result.batch_id,
         ],
     )
+
+
+def _trusted_mtime(result: BatchResult) -> int | None:
+    """The mtime recorded when the batch started, unless the file changed while it was read."""
+    if result.stat is None or result.stat.mtime_ns is None:
+        return None
+    try:
+        now = stat_source(result.source)
+    except OSError:
+        return None
+    return result.stat.mtime_ns if now == result.stat else None
 
 
 def pick_delimiter(header_line: str) -> str:
@@ -380,6 +493,10 @@ def parse(
         has_rejects = _scalar(sc, "select count(*) from duckdb_tables() where table_name = ?", [rejects]) > 0
         rejected = _scalar(sc, f"select count(distinct line) from {rejects}") if has_rejects else 0
         candidate = _Parsed(table, escape, records, rejected, rejects if has_rejects else None)
+        if has_rejects and _scalar(
+            sc, f"select count(*) from {rejects} where error_type::varchar = 'INVALID ENCODING'"
+        ):
+            return candidate  # not UTF-8: no escape convention helps; the caller decides
         if best is None or candidate.rejected_lines < best.rejected_lines:
             best = candidate
         if best.rejected_lines == 0:
@@ -479,7 +596,8 @@ def _write_raw(
     target: Path,
     result: BatchResult,
     started_at: datetime,
-) -> None:
+) -> int:
+    """Write the catalog rows to `target`; returns the number of rows written."""
     by_target = mapping.by_target
     cols = [(f"c{by_target[c].index}" if c in by_target else "null::varchar") + f' as "{c}"' for c in CANONICAL_COLUMNS]
     params: list[Any] = [result.batch_id, started_at, str(result.source), result.sha256]
@@ -492,7 +610,8 @@ def _write_raw(
         )
     else:
         extra_sql = "null::json"
-    sc.execute(
+    return _scalar(
+        sc,
         f"copy (select {', '.join(cols)}, ?::varchar as _batch_id, ?::timestamptz as _ingested_at, "
         f"?::varchar as _source_file, ?::varchar as _source_sha256, rowid + 1 as _source_row_number, "
         f"{extra_sql} as _extra from {parsed.table} where _reject_reason is null) "

@@ -5,6 +5,15 @@ strict UTF-8 check of its (decompressed) text. A file that is valid UTF-8 (with 
 plain or gzip) is handed to DuckDB's CSV reader as it is. Anything else (UTF-16 with a BOM, or a
 legacy single-byte file) is transcoded to a UTF-8 scratch copy under the home first, and the batch
 is flagged with an encoding warning.
+
+For a plain (uncompressed) file the caller may leave the UTF-8 check of everything past the first
+block to DuckDB's reader, which validates every field it parses (`inspect_source(...,
+validate_utf8=False)`): the result then has `utf8_verified` False, and the caller must run
+`first_invalid_utf8` when the reader reports an invalid encoding or rejects any line (a rejected
+line's bytes are not validated), and fall back with `as_fallback` when it finds a bad byte.
+
+`stat_source` gives the identity a drop can be recognised by without reading it: its resolved
+path, size and modification time in nanoseconds.
 """
 
 from __future__ import annotations
@@ -14,9 +23,10 @@ import errno
 import gzip
 import hashlib
 import logging
+import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,6 +38,9 @@ CHUNK = 8 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 FALLBACK_ENCODING = "cp1252"
 _HEADER_PROBE = 1024 * 1024
+# A file modified this recently may still be changing within one tick of its file system's clock
+# (same size, same mtime, other bytes): its mtime is not trusted to recognise it later.
+RACY_WINDOW_NS = 2_000_000_000
 
 
 def _cp1252_or_latin1(exc: UnicodeError) -> tuple[str, int]:
@@ -56,6 +69,26 @@ class PreparedSource:
     @property
     def transcoded(self) -> bool:
         return self.read_path != self.path
+
+
+@dataclass(frozen=True)
+class SourceStat:
+    """What identifies a drop without reading it. `mtime_ns` is None when the file was modified
+    too recently (within RACY_WINDOW_NS of now) for its mtime to be trusted later."""
+
+    realpath: str
+    size: int
+    mtime_ns: int | None
+
+
+def stat_source(path: Path) -> SourceStat:
+    """The resolved path, size and trusted mtime of a drop (check_path it first)."""
+    real = path.resolve()
+    st = real.stat()
+    mtime: int | None = st.st_mtime_ns
+    if time.time_ns() - st.st_mtime_ns < RACY_WINDOW_NS:
+        mtime = None
+    return SourceStat(str(real), st.st_size, mtime)
 
 
 def check_path(path: Path) -> None:
@@ -124,15 +157,22 @@ class SourceInfo:
     encoding: str  # "utf-8", "utf-8-sig", or the one it will be decoded from
     encoding_warning: str | None
     header_line: str  # first non-blank line, when the file is UTF-8; else filled after decoding
+    utf8_verified: bool = True  # False: only the first block was checked (see the module doc)
 
 
-def inspect_source(path: Path) -> SourceInfo:
-    """Checksum a drop and check it is text, in one streaming pass over its bytes."""
+def inspect_source(path: Path, *, validate_utf8: bool = True) -> SourceInfo:
+    """Checksum a drop and check it is text, in one streaming pass over its bytes. With
+    `validate_utf8=False` a plain file's UTF-8 check stops after its first block (the CSV reader
+    validates the rest; see the module doc); gzip files are always checked in full."""
     check_path(path)
     size = path.stat().st_size
     with _open(path) as fh:
         magic = fh.read(2)
     compression = "gzip" if magic == GZIP_MAGIC else "none"
+    if not validate_utf8 and compression == "none":
+        fast = _inspect_plain_fast(path, size)
+        if fast is not None:
+            return fast
 
     hasher = hashlib.sha256()  # plain files are hashed in this pass; gzip ones on disk below
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
@@ -172,11 +212,56 @@ def inspect_source(path: Path) -> SourceInfo:
     if utf16:
         warning = "file is UTF-16; transcoded to UTF-8 before parsing"
         return SourceInfo(path, digest, size, compression, "utf-16", warning, "")
+    return as_fallback(SourceInfo(path, digest, size, compression, "utf-8", None, ""), bad_offset)
+
+
+def _inspect_plain_fast(path: Path, size: int) -> SourceInfo | None:
+    """Hash a plain file and check only its first block is UTF-8 text; None when that block is
+    not (plain UTF-8): the full inspection then decides the encoding."""
+    hasher = hashlib.sha256()
+    head = b""
+    with _open(path) as fh:
+        while chunk := fh.read(CHUNK):
+            hasher.update(chunk)
+            if len(head) < _HEADER_PROBE:
+                head += chunk[: _HEADER_PROBE - len(head)]
+    if not head.strip() or _detect_utf16(head) or _looks_binary(head):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        decoder.decode(head)  # not final: the block may end inside a character
+        if len(head) == size:
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    header = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return SourceInfo(
+        path, hasher.hexdigest(), size, "none", encoding, None, _first_line(header), utf8_verified=len(head) == size
+    )
+
+
+def first_invalid_utf8(path: Path, compression: str = "none") -> int | None:
+    """The offset of the first byte of the (decompressed) file that is not valid UTF-8, or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    try:
+        for chunk in _text_chunks(path, compression):
+            decoder.decode(chunk)
+            offset += len(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return offset + exc.start
+    return None
+
+
+def as_fallback(info: SourceInfo, bad_offset: int) -> SourceInfo:
+    """The same drop, to be decoded as the legacy single-byte encoding (it is not UTF-8)."""
     warning = (
         f"file is not valid UTF-8 (first bad byte at offset {bad_offset}); decoded as "
         f"{FALLBACK_ENCODING} single-byte text: check accented characters"
     )
-    return SourceInfo(path, digest, size, compression, FALLBACK_ENCODING, warning, "")
+    return replace(info, encoding=FALLBACK_ENCODING, encoding_warning=warning, header_line="", utf8_verified=True)
 
 
 def materialize_utf8(info: SourceInfo, scratch_dir: Path, scratch_name: str) -> PreparedSource:

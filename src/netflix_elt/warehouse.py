@@ -143,6 +143,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "source file stat in the ledger (skip an unchanged drop without reading it)",
+        f"""
+        alter table {LEDGER_TABLE} add column source_realpath varchar;
+        alter table {LEDGER_TABLE} add column source_mtime_ns bigint;
+        """,
+    ),
 ]
 
 
