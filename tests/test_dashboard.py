@@ -219,8 +219,10 @@ def test_hostile_values_are_shown_as_text(home_copy: Home, browser: BrowserConte
             "update analytics_netflix_current set title = ?, country = ? where show_id = ?",
             [TITLE_XSS, COUNTRY_XSS, latest],
         )
-        con.execute("update netflix_title_countries set value = ? where value = 'India'", [COUNTRY_XSS])
-        con.execute("update netflix_title_genres set value = ? where value = 'Dramas'", [GENRE_XSS])
+        # the KPI tables the charts read, as dbt would rebuild them from such values
+        for kpi in ("kpi_titles_by_country", "kpi_country_recent_growth"):
+            con.execute(f"update {kpi} set country = ? where country = 'India'", [COUNTRY_XSS])
+        con.execute("update kpi_top_genres set genre = ? where genre = 'Dramas'", [GENRE_XSS])
         con.execute("update etl_batches set source_path = ?", [SOURCE_XSS])
         con.execute("update dq_results set message = ? where status = 'skip'", [MESSAGE_XSS])
         con.execute("update etl_runs set message = ?", [MESSAGE_XSS])

@@ -449,9 +449,10 @@ def status(state: _Ctx, limit: int, as_json: bool) -> int:
         click.echo("checks: none yet")
         return EXIT_OK
     by_status = {s: sum(1 for c in checks if c["status"] == s) for s in ("pass", "warn", "fail", "skip")}
+    newest = max(checks, key=lambda c: c["checked_at"])
     click.echo(
-        f"checks (run {checks[0]['run_id']}): {by_status['pass']} passed, {by_status['warn']} warned, "
-        f"{by_status['fail']} failed, {by_status['skip']} skipped"
+        f"checks (batch {newest['batch_id'] or '-'}, latest run {newest['run_id']}): {by_status['pass']} passed, "
+        f"{by_status['warn']} warned, {by_status['fail']} failed, {by_status['skip']} skipped"
     )
     for c in checks:
         if c["status"] != "pass":

@@ -4,11 +4,18 @@ One self-contained file that opens in any browser without a server or a network:
 charts drawn here as inline SVG, no JavaScript at all, and a Content-Security-Policy that forbids
 scripts and every fetch, so a data value that slipped through unescaped still could not run or
 phone home. Every value read from the warehouse is HTML-escaped before it is written.
+
+The catalog figures (headline, KPI charts, latest additions) change only when a batch is
+transformed, and reading them scans the whole catalog: they are cached in
+`reports/.dashboard-kpi.json`, keyed by the latest successful transform (batch, run and finish
+time), and read from there while that transform is still the latest. Checks, runs and freshness
+are always read afresh.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import logging
 import math
 import os
@@ -24,6 +31,7 @@ import duckdb
 from netflix_elt import __version__
 from netflix_elt.errors import InputError
 from netflix_elt.home import Home
+from netflix_elt.monitor import latest_results
 from netflix_elt.warehouse import (
     DQ_TABLE,
     LEDGER_TABLE,
@@ -67,21 +75,47 @@ BAR_COLORS = {"country": "#2f6db5", "growth": "#1e9e74", "rating": "#5b6b7c", "g
 # No scripts, no fetches of any kind: only the inline styles and data: URLs (the empty favicon).
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 STATUS_ORDER = {"fail": 0, "warn": 1, "skip": 2, "pass": 3}
+KPI_CACHE = ".dashboard-kpi.json"
+KPI_CACHE_FORMAT = 1
+# DashboardData fields that depend only on the transformed catalog (cached per transform)
+KPI_FIELDS = (
+    "headline",
+    "movies_vs_tv",
+    "by_year",
+    "year_unknown",
+    "added_by_month",
+    "by_country",
+    "by_rating",
+    "top_genres",
+    "genres_over_time",
+    "country_growth",
+    "latest_titles",
+)
+_TUPLE_FIELDS = frozenset(KPI_FIELDS) - {"headline", "year_unknown", "latest_titles"}
 
 
-def build_dashboard(home: Home, out: Path | None = None) -> Path:
+def build_dashboard(home: Home, out: Path | None = None, *, use_cache: bool = True) -> Path:
     """Write the dashboard for `home` (default `<home>/reports/dashboard.html`) and return its path.
 
-    Reads the warehouse read-only; raises InputError when it holds no transformed data yet."""
+    Reads the warehouse read-only; raises InputError when it holds no transformed data yet. The
+    catalog figures come from the KPI cache when it matches the latest transform (see the module
+    doc); `use_cache=False` reads them afresh (and refreshes the cache)."""
     out = Path(out) if out is not None else home.root / "reports" / "dashboard.html"
     if not home.warehouse.exists():
         raise InputError(f"{home.warehouse}: no transformed data yet; run `netflix-elt run` first")
+    cache = home.root / "reports" / KPI_CACHE
     con = connect(home, read_only=True)
     try:
         missing = [v for v in KPI_VIEWS if not table_exists(con, v)]
         if missing or not table_exists(con, CURRENT):
             raise InputError(f"{home.warehouse}: no transformed data yet; run `netflix-elt run` first")
-        data = _collect(con)
+        data = DashboardData()
+        _collect_live(con, data)
+        key = _cache_key(data.batch)
+        if not (use_cache and key is not None and _load_kpis(cache, key, data)):
+            _collect_kpis(con, data)
+            if key is not None:
+                _save_kpis(cache, key, data)
     finally:
         con.close()
     data.warehouse = str(home.warehouse)
@@ -118,7 +152,15 @@ class DashboardData:
 
 
 def _collect(con: duckdb.DuckDBPyConnection) -> DashboardData:
+    """Everything the page shows, read from the warehouse (no cache)."""
     d = DashboardData()
+    _collect_live(con, d)
+    _collect_kpis(con, d)
+    return d
+
+
+def _collect_kpis(con: duckdb.DuckDBPyConnection, d: DashboardData) -> None:
+    """The catalog figures: they change only when a batch is transformed."""
     rows = con.execute(
         f"select count(*), count(*) filter (where type = 'Movie'), count(*) filter (where type = 'TV Show') "
         f"from {CURRENT} where not is_deleted"
@@ -163,6 +205,10 @@ def _collect(con: duckdb.DuckDBPyConnection) -> DashboardData:
         "where not is_deleted and date_added is not null order by date_added desc, show_id limit ?",
         [LATEST_TITLES],
     )
+
+
+def _collect_live(con: duckdb.DuckDBPyConnection, d: DashboardData) -> None:
+    """The latest transformed batch, freshness, checks and runs: cheap, read on every build."""
     if table_exists(con, TRANSFORMS_TABLE):
         found = fetch_dicts(
             con,
@@ -175,15 +221,69 @@ def _collect(con: duckdb.DuckDBPyConnection) -> DashboardData:
         row = con.execute(f"select max(finished_at) from {LEDGER_TABLE} where status = 'succeeded'").fetchone()
         d.freshness_at = row[0] if row else None
     if table_exists(con, DQ_TABLE):
-        d.checks = fetch_dicts(
-            con,
-            f'select run_id, batch_id, "check", "table", severity, status, observed, threshold, message, checked_at '
-            f"from {DQ_TABLE} where run_id = (select run_id from {DQ_TABLE} order by checked_at desc limit 1)",
-        )
+        # the current answer of every check (a run with no new batch re-runs only the cheap ones)
+        d.checks = latest_results(con)
         d.checks.sort(key=lambda c: (STATUS_ORDER.get(c["status"], 9), str(c["check"])))
     if table_exists(con, RUNS_TABLE):
         d.runs = fetch_dicts(con, f"select * from {RUNS_TABLE} order by started_at desc limit ?", [RUN_HISTORY])
-    return d
+
+
+def _cache_key(batch: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the cached catalog figures were read after: the latest successful transform."""
+    if not batch or not batch.get("batch_id"):
+        return None
+    finished = batch.get("finished_at")
+    return {
+        "format": KPI_CACHE_FORMAT,
+        "batch_id": batch["batch_id"],
+        "run_id": batch.get("run_id"),
+        "finished_at": finished.isoformat() if isinstance(finished, datetime) else str(finished),
+    }
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not cached")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if obj.keys() == {"$datetime"}:
+        return datetime.fromisoformat(obj["$datetime"])
+    if obj.keys() == {"$date"}:
+        return date.fromisoformat(obj["$date"])
+    return obj
+
+
+def _load_kpis(cache: Path, key: dict[str, Any], d: DashboardData) -> bool:
+    """Fill the catalog figures from the cache when it was written for `key`."""
+    try:
+        doc = json.loads(cache.read_text(encoding="utf-8"), object_hook=_decode)
+        if doc.get("key") != key:
+            return False
+        values = doc["data"]
+        for name in KPI_FIELDS:
+            value = values[name]
+            setattr(d, name, [tuple(v) for v in value] if name in _TUPLE_FIELDS else value)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.debug("dashboard KPI cache %s not used: %s", cache, exc)
+        return False
+    log.info("dashboard: catalog figures from the cache (batch %s unchanged)", key["batch_id"])
+    return True
+
+
+def _save_kpis(cache: Path, key: dict[str, Any], d: DashboardData) -> None:
+    try:
+        text = json.dumps({"key": key, "data": {n: getattr(d, n) for n in KPI_FIELDS}}, default=_encode)
+    except (TypeError, ValueError) as exc:  # a value of a type the cache does not keep: no cache
+        log.debug("dashboard KPI cache not written: %s", exc)
+        return
+    try:
+        _write_atomically(cache, text)
+    except OSError as exc:
+        log.warning("could not write the dashboard KPI cache %s: %s", cache, exc)
 
 
 def _distinct_values(con: duckdb.DuckDBPyConnection, bridge: str) -> int:
@@ -665,11 +765,11 @@ def _dq_panel(d: DashboardData) -> str:
             f'<div class="chip chip-{s}"><span class="chip-n">{counts[s]:,}</span><span>{s}</span></div>'
             for s in ("pass", "warn", "fail", "skip")
         )
-        run = d.checks[0]
+        run = max(d.checks, key=lambda c: c["checked_at"])
         parts.append(
             f'<div class="chips" id="dq-counts">{chips}</div></div>'
-            f'<p class="note">Latest checks: run <code>{esc(run["run_id"])}</code>, batch '
-            f"<code>{esc(run['batch_id'] or '–')}</code>, {esc(_ts(max(c['checked_at'] for c in d.checks)))}.</p>"
+            f'<p class="note">Latest result of each check for batch <code>{esc(run["batch_id"] or "–")}</code>; '
+            f"latest run <code>{esc(run['run_id'])}</code>, {esc(_ts(run['checked_at']))}.</p>"
         )
         flagged = [c for c in d.checks if c["status"] != "pass"]
         if flagged:

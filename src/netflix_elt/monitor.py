@@ -4,6 +4,14 @@ Each check has a name, the table it looks at, a severity (what a breach means: `
 `fail`), a status (`pass`, `warn`, `fail`, or `skip` when there is nothing to check yet), the
 observed value and the threshold. dbt's own test results (from the build, or a fresh `dbt test`)
 are collected into the same table as `dbt:<test name>`.
+
+A run that transforms no new batch need not rescan the data: only the checks that read nothing but
+the ledger and the transform log (freshness, which changes with the clock, the key-remap guard,
+which a refused drop changes, volume and schema drift) are run and stored again; every other
+result for the same batch is carried forward into the report from the run that last produced it
+(so the exit code and the counts still describe the data), but not stored again.
+`latest_results` gives the current answer of every check: its latest result for the latest batch
+checked.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import duckdb
 from netflix_elt.dbt_runner import DbtNodeResult, project_dir
 from netflix_elt.home import Home
 from netflix_elt.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS
-from netflix_elt.warehouse import DQ_TABLE, LEDGER_TABLE, TRANSFORMS_TABLE, connect, table_exists, utcnow
+from netflix_elt.warehouse import DQ_TABLE, LEDGER_TABLE, TRANSFORMS_TABLE, connect, fetch_dicts, table_exists, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +55,18 @@ class CheckResult:
     threshold: str
     message: str = ""
     batch_id: str | None = None
+    carried_from: str | None = None  # the run that stored this result, when it was not re-run
 
 
 @dataclass
 class MonitorReport:
     run_id: str
     results: list[CheckResult] = field(default_factory=list)
+    full: bool = True  # False: only the cheap checks ran; the others were carried forward
+
+    @property
+    def carried(self) -> int:
+        return sum(1 for r in self.results if r.carried_from)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -76,7 +90,10 @@ class MonitorReport:
         return 0
 
     def summary(self) -> str:
-        return f"{self.passed} passed, {self.warned} warned, {self.failed} failed"
+        text = f"{self.passed} passed, {self.warned} warned, {self.failed} failed"
+        if self.carried:
+            text += f" ({self.carried} carried forward: no new batch)"
+        return text
 
 
 def _status(breached: bool, severity: str) -> str:
@@ -102,8 +119,13 @@ def run_checks(
     *,
     now: datetime | None = None,
     dbt_results: list[DbtNodeResult] | None = None,
+    full: bool | None = True,
 ) -> MonitorReport:
-    """Run every check, store the results in dq_results, and return them."""
+    """Run the checks, store their results in dq_results, and return them.
+
+    `full=True` runs every check. `full=None` runs every check only when the latest transformed
+    batch has not been fully checked yet (or dbt results are given); otherwise only the cheap ones
+    (see the module doc), with the other results carried forward. `full=False` forces the cheap set."""
     options = options or MonitorOptions()
     now = now or utcnow()
     report = MonitorReport(run_id=run_id)
@@ -111,13 +133,19 @@ def run_checks(
     try:
         report.results += _freshness(con, now, options)
         batch, previous = latest_batches(con)
+        if full is None:
+            full = batch is None or bool(dbt_results) or not _fully_checked(con, batch)
+        report.full = full
         if batch is None:
             report.results.append(
                 CheckResult("transformed_batch", CURRENT, "fail", "skip", "none", ">= 1", "no batch transformed yet")
             )
-        else:
+        elif full:
             for check in (_reconcile_batch, _reconcile_current, _keys, _null_rates, _accepted_values, _volume):
                 report.results += check(con, batch, previous, options)
+            report.results += _schema_drift(con, batch)
+        else:
+            report.results += _volume(con, batch, previous, options)
             report.results += _schema_drift(con, batch)
         report.results += _key_remap(con)
         for r in dbt_results or []:
@@ -134,8 +162,12 @@ def run_checks(
                 )
             )
         _store(con, report, batch)
+        if not full and batch is not None:
+            report.results += _carried(con, batch, {r.check for r in report.results})
     finally:
         con.close()
+    if not full:
+        log.info("no new batch since %s was fully checked: re-ran only the cheap checks", batch)
     for r in report.results:
         if r.status in ("warn", "fail"):
             level = logging.ERROR if r.status == "fail" else logging.WARNING
@@ -151,6 +183,48 @@ def run_checks(
             )
     log.info("checks: %s", report.summary())
     return report
+
+
+# A check only the full set runs whenever a batch exists: its result marks the batch fully checked.
+FULL_MARKER = "reconcile_raw_batch"
+# the latest result of a check; of two stored at once (two batches in one run), the worse
+_NEWEST_WORST = "checked_at desc, case status when 'fail' then 0 when 'warn' then 1 else 2 end"
+_RESULT_COLUMNS = 'run_id, batch_id, "check", "table", severity, status, observed, threshold, message, checked_at'
+
+
+def _fully_checked(con: duckdb.DuckDBPyConnection, batch: str) -> bool:
+    if not table_exists(con, DQ_TABLE):  # pragma: no cover - created by migration 3
+        return False
+    return bool(_one(con, f'select count(*) from {DQ_TABLE} where batch_id = ? and "check" = ?', [batch, FULL_MARKER]))
+
+
+def _carried(con: duckdb.DuckDBPyConnection, batch: str, fresh: set[str]) -> list[CheckResult]:
+    """The latest stored result of every other check for `batch`, marked as carried forward."""
+    rows = con.execute(
+        f'select run_id, "check", "table", severity, status, observed, threshold, message from {DQ_TABLE} '
+        f'where batch_id = ? qualify row_number() over (partition by "check" order by {_NEWEST_WORST}) = 1 '
+        'order by "check"',
+        [batch],
+    ).fetchall()
+    return [
+        CheckResult(check, table, severity, status, observed or "", threshold or "", message or "", batch, run_id)
+        for run_id, check, table, severity, status, observed, threshold, message in rows
+        if check not in fresh
+    ]
+
+
+def latest_results(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The current answer of every check: its latest stored result for the batch checked last
+    (a run with no new batch stores only the cheap checks; the others keep their last result)."""
+    if not table_exists(con, DQ_TABLE):
+        return []
+    return fetch_dicts(
+        con,
+        f"select {_RESULT_COLUMNS} from {DQ_TABLE} "
+        f"where batch_id is not distinct from (select batch_id from {DQ_TABLE} order by checked_at desc limit 1) "
+        f'qualify row_number() over (partition by "check" order by {_NEWEST_WORST}) = 1 '
+        "order by case status when 'fail' then 0 when 'warn' then 1 else 2 end, \"check\"",
+    )
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
@@ -426,5 +500,6 @@ def _store(con: duckdb.DuckDBPyConnection, report: MonitorReport, batch: str | N
                 at,
             ]
             for r in report.results
+            if not r.carried_from
         ],
     )

@@ -95,7 +95,12 @@ def run_pipeline(
                     _ingest_and_transform(home, f, result, options, transform_options)
             with logs.step("monitor"):
                 dbt_results = [r for t in result.transforms for r in t.dbt_results]
-                result.report = run_checks(home, result.run_id, monitor_options, dbt_results=dbt_results)
+                # Every check after a transformed batch; with none, only the cheap ones (unless
+                # the latest batch was never fully checked: a run stopped before its checks).
+                transformed = any(t.status == "succeeded" for t in result.transforms)
+                result.report = run_checks(
+                    home, result.run_id, monitor_options, dbt_results=dbt_results, full=True if transformed else None
+                )
             with logs.step("publish"):
                 result.published = publish(home)
             status = "checks_failed" if result.report.failed else ("rejected" if result.rejected else "succeeded")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from netflix_elt.home import Home
-from netflix_elt.warehouse import DQ_TABLE, LEDGER_TABLE, RUNS_TABLE, connect, fetch_dicts
+from netflix_elt.monitor import latest_results
+from netflix_elt.warehouse import LEDGER_TABLE, RUNS_TABLE, connect, fetch_dicts
 
 
 def collect_status(home: Home, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
-    """Latest runs and batches (newest first) and the latest check results, read-only."""
+    """Latest runs and batches (newest first) and the current result of every check (its latest,
+    for the batch checked last: a run with no new batch re-runs only the cheap checks), read-only."""
     con = connect(home, read_only=True)
     try:
         runs = fetch_dicts(
@@ -25,12 +27,7 @@ def collect_status(home: Home, limit: int = 10) -> dict[str, list[dict[str, Any]
             f"started_at, finished_at, message from {LEDGER_TABLE} order by started_at desc limit ?",
             [limit],
         )
-        checks = fetch_dicts(
-            con,
-            f'select run_id, batch_id, "check", "table", severity, status, observed, threshold, message, checked_at '
-            f"from {DQ_TABLE} where run_id = (select run_id from {DQ_TABLE} order by checked_at desc limit 1) "
-            "order by case status when 'fail' then 0 when 'warn' then 1 else 2 end, \"check\"",
-        )
+        checks = latest_results(con)
     finally:
         con.close()
     return {"runs": runs, "batches": batches, "checks": checks}
