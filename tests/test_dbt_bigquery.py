@@ -23,7 +23,7 @@ from netflix_elt.bigquery import load_exports
 from netflix_elt.dbt_runner import Dbt
 from netflix_elt.home import Home
 from netflix_elt.pipeline import run_pipeline
-from netflix_elt.transform import DOWNSTREAM, STAGING
+from netflix_elt.transform import SELECT
 
 from conftest import CANONICAL
 
@@ -220,10 +220,9 @@ def test_dbt_build_on_bigquery_gives_the_duckdb_rows(bq_endpoint, bq_dbt, duck_h
     assert [c for _, c in batches] == [{"insert": 8807}, {"insert": 3, "update": 5, "delete": 50}]
     for batch_id, expected_changes in batches:
         variables = {"batch_id": batch_id}
-        for select in (STAGING, DOWNSTREAM):  # as netflix_elt.transform runs them
-            outcome = bq_dbt.build(select, variables)
-            assert outcome.success, outcome.failures
-            assert outcome.failed == 0 and outcome.warned == 0, outcome.failures + outcome.warnings
+        outcome = bq_dbt.build(SELECT, variables)  # as netflix_elt.transform runs it
+        assert outcome.success, outcome.failures
+        assert outcome.failed == 0 and outcome.warned == 0, outcome.failures + outcome.warnings
         assert _changes(bq_endpoint) == expected_changes, batch_id
 
     _, project = bq_endpoint

@@ -1,8 +1,8 @@
 """The transformation step: each newly loaded batch, in ingestion order, through the dbt project.
 
-Per batch: build staging (and its tests), run the key-remap guard against the current table,
-then build the change set, the current table, its SCD2 snapshot, the bridges and the KPI views
-(and their tests). The CDC counts come from the change set dbt built, and are recorded in
+Per batch, one `dbt build`: staging and its tests, among them the key-remap guard against the
+current table; then, only if they pass, the change set, the current table, its SCD2 snapshot, the
+bridges and the KPI tables (and their tests). The CDC counts come from the change set dbt built, and are recorded in
 `etl_transforms` keyed by run and batch.
 """
 
@@ -22,8 +22,13 @@ from netflix_elt.warehouse import LEDGER_TABLE, TRANSFORMS_TABLE, connect, table
 
 log = logging.getLogger(__name__)
 
-STAGING = ["staging_netflix_batch", "staging_netflix_titles"]
-DOWNSTREAM = ["int_netflix_changes+"]
+# One `dbt build` per batch: staging and its tests (the key-remap guard among them), then, only if
+# they pass, the change set and everything downstream of it.
+SELECT = ["staging_netflix_batch", "staging_netflix_titles", "int_netflix_changes+"]
+GUARD_TEST = "assert_keys_not_renumbered"
+
+
+DEFAULT_KEY_CHANGE_THRESHOLD = 0.20  # as var('key_change_threshold') in dbt_project.yml
 
 
 class KeyRemapRefused(InputError):
@@ -37,7 +42,7 @@ class TransformFailed(PipelineError):
 @dataclass(frozen=True)
 class TransformOptions:
     accept_key_changes: bool = False
-    key_change_threshold: float = 0.20
+    key_change_threshold: float = DEFAULT_KEY_CHANGE_THRESHOLD
 
 
 @dataclass
@@ -121,27 +126,33 @@ def transform_batch(
     started = time.monotonic()
     result = TransformResult(batch_id=batch_id, mode=mode)
     _record(home, run_id, result, insert=True)
-    variables = {"batch_id": batch_id}
+    variables: dict[str, Any] = {"batch_id": batch_id}
+    if options.key_change_threshold != DEFAULT_KEY_CHANGE_THRESHOLD:
+        variables["key_change_threshold"] = options.key_change_threshold
+    if options.accept_key_changes:
+        variables["accept_key_changes"] = True
     try:
         log.info("transform: batch %s (%s drop)", batch_id, mode)
-        _require(dbt.build(STAGING, variables), result, "staging")
-        guard = key_remap_check(home)
-        result.key_change_share = guard.share
-        if guard.matched and guard.share > options.key_change_threshold:
+        outcome = dbt.build(SELECT, variables)
+        if any(r.name == GUARD_TEST and r.status == "fail" for r in outcome.results):
+            # dbt stopped before the change set: staging holds the batch, current is untouched.
+            guard = key_remap_check(home)
+            result.key_change_share = guard.share
             examples = "; ".join(f"{sid}: {old!r} -> {new!r}" for sid, old, new in guard.examples)
-            message = (
+            raise KeyRemapRefused(
                 f"batch {batch_id}: {guard.changed:,} of {guard.matched:,} matched show_ids "
                 f"({guard.share:.0%}) changed title, more than the {options.key_change_threshold:.0%} allowed: "
                 f"the drop looks renumbered (e.g. {examples}); current and history were left as they were "
                 "and the batch will not be retried. "
                 "To apply it anyway: netflix-elt run --force --accept-key-changes --source FILE"
             )
-            if not options.accept_key_changes:
-                raise KeyRemapRefused(message)
-            result.warnings.append(f"key-remap guard overridden: {guard.changed:,} of {guard.matched:,} changed title")
+        _require(outcome, result, "build")
+        result.counts, result.key_change_share = _cdc_counts(home, batch_id)
+        if result.key_change_share is not None and result.key_change_share > options.key_change_threshold:
+            result.warnings.append(
+                f"key-remap guard overridden: {result.key_change_share:.0%} of matched keys changed title"
+            )
             log.warning("batch %s: key-remap guard overridden by --accept-key-changes", batch_id)
-        _require(dbt.build(DOWNSTREAM, variables), result, "CDC and marts")
-        result.counts = _cdc_counts(home, batch_id)
         result.status = "succeeded"
     except KeyRemapRefused as exc:
         result.status, result.message = "refused", str(exc)
@@ -192,10 +203,17 @@ def key_remap_check(home: Home) -> KeyRemapCheck:
     return KeyRemapCheck(matched, n_changed, [(str(a), str(b), str(c)) for a, b, c in examples])
 
 
-def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
+def _cdc_counts(home: Home, batch_id: str) -> tuple[CdcCounts, float | None]:
+    """The batch's CDC counts from the change set dbt built, and the share of matched keys (in the
+    current table, not deleted) whose title changed: what the key-remap guard measured."""
     con = connect(home)
     try:
         by_type = dict(con.execute("select change_type, count(*) from int_netflix_changes group by 1").fetchall())
+        retitled = _scalar(
+            con,
+            "select count(*) from int_netflix_changes "
+            "where change_type = 'update' and lower(title) is distinct from lower(previous_title)",
+        )
         row = con.execute(
             "select count(*) filter (where show_id is not null), "
             f"(select rows_loaded from {LEDGER_TABLE} where batch_id = ?) - count(*) from staging_netflix_titles",
@@ -213,7 +231,13 @@ def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
         duplicates_dropped=dropped,
     )
     c.unchanged = staged - c.inserted - c.updated - c.revived
-    return c
+    matched = c.updated + c.unchanged
+    return c, (retitled / matched if matched else None)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _record(home: Home, run_id: str, r: TransformResult, insert: bool = False) -> None:

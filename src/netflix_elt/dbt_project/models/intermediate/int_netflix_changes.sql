@@ -28,6 +28,7 @@ existing as (
     select * from (
         select
             cast(null as {{ dbt.type_string() }}) as show_id,
+            cast(null as {{ dbt.type_string() }}) as title,
             cast(null as {{ dbt.type_string() }}) as row_hash,
             cast(null as boolean) as is_deleted,
             cast(null as {{ dbt.type_string() }}) as first_seen_batch_id,
@@ -42,6 +43,7 @@ compared as (
 
     select
         staged.*,
+        existing.title as previous_title,
         existing.first_seen_batch_id as existing_first_seen_batch_id,
         existing.first_seen_at as existing_first_seen_at,
         case
@@ -80,6 +82,7 @@ upserts as (
         batch.batch_id as last_changed_batch_id,
         batch.ingested_at as updated_at,
         compared.change_type,
+        compared.previous_title,
     from compared
     cross join batch
     where compared.change_type is not null
@@ -111,6 +114,7 @@ deletes as (
         batch.batch_id as last_changed_batch_id,
         batch.ingested_at as updated_at,
         'delete' as change_type,
+        existing.title as previous_title,
     {% if current is not none -%}
     from {{ current }} as existing
     cross join batch

@@ -1,17 +1,45 @@
 -- One row per genre of each current title: `listed_in` split on ',' and trimmed, empty parts dropped.
+-- Incremental: only the titles changed since the last build are rewritten (see incremental_bridge.sql);
+-- `dbt build --full-refresh` rebuilds it from the current table.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=('merge' if target.type == 'bigquery' else 'append'),
+        on_schema_change='fail',
+        pre_hook="{{ delete_bridge_rows_of_changed_titles() }}",
+    )
+}}
 
 with
 
-titles as (
+current_titles as (
 
     select * from {{ ref('analytics_netflix_current') }}
+
+),
+
+{% if is_incremental() -%}
+changed_titles as (
+
+    {{ bridge_changed_titles(ref('analytics_netflix_current')) }}
+
+),
+
+{% endif -%}
+titles as (
+
+    select *
+    from current_titles
     where not is_deleted
+    {%- if is_incremental() %}
+        and show_id in (select show_id from changed_titles)
+    {%- endif %}
 
 ),
 
 split as (
 
-    {{ split_list('titles', 'show_id', 'listed_in') }}
+    {{ split_list('titles', 'show_id', 'listed_in', carry=['updated_at']) }}
 
 ),
 
@@ -21,6 +49,7 @@ final as (
         show_id,
         value,
         position,
+        updated_at,
     from split
 
 )
