@@ -18,7 +18,15 @@ import duckdb
 from netflix_elt.dbt_runner import Dbt, DbtNodeResult, DbtOutcome
 from netflix_elt.errors import InputError, PipelineError
 from netflix_elt.home import Home
-from netflix_elt.warehouse import LEDGER_TABLE, TRANSFORMS_TABLE, connect, table_exists, utcnow
+from netflix_elt.warehouse import (
+    LEDGER_TABLE,
+    MEMORY_LIMIT_ENV,
+    TRANSFORMS_TABLE,
+    connect,
+    resource_settings,
+    table_exists,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +183,12 @@ def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
     result.dbt_results.extend(outcome.results)
     if not outcome.success or outcome.failed:
         shown = "; ".join(outcome.failures[:5]) or "see logs/dbt/dbt.log"
+        hint = "fix the cause"
+        if "Out of Memory" in " ".join(outcome.failures):
+            limit = resource_settings()["memory_limit"]
+            hint = f"DuckDB ran out of its memory limit ({limit}): raise {MEMORY_LIMIT_ENV}"
         raise TransformFailed(
-            f"batch {result.batch_id}: dbt {stage} failed ({shown}); the batch stays pending: fix the cause "
+            f"batch {result.batch_id}: dbt {stage} failed ({shown}); the batch stays pending: {hint} "
             "and run again (logs/dbt/dbt.log has the details)"
         )
 
