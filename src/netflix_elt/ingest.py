@@ -39,6 +39,7 @@ from netflix_elt.source import (
     first_invalid_utf8,
     inspect_source,
     materialize_utf8,
+    one_line,
     stat_source,
 )
 from netflix_elt.warehouse import (
@@ -110,7 +111,25 @@ def ingest_file(
 ) -> BatchResult:
     """Ingest one drop. Returns a result for a loaded or skipped batch; raises InputError (or a
     subclass) for input that cannot be loaded, PipelineError for anything else. A batch that
-    does not succeed leaves `raw_netflix_titles` and `data/raw/` exactly as they were."""
+    does not succeed leaves `raw_netflix_titles` and `data/raw/` exactly as they were. Error
+    messages are one line, whatever the file's name holds."""
+    try:
+        return _ingest_file(home, con, path, options)
+    except NetflixEltError as exc:
+        _one_line(exc)
+        raise
+
+
+def _one_line(exc: NetflixEltError) -> NetflixEltError:
+    """Make the error's message one line: a line break in it (a file name may hold one) is shown
+    escaped, so a crafted name cannot forge extra lines on the console or in the ledger."""
+    message = str(exc)
+    if one_line(message) != message:
+        exc.args = (one_line(message),)
+    return exc
+
+
+def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options: IngestOptions | None) -> BatchResult:
     options = options or IngestOptions()
     if options.mode not in MODES:
         raise InputError(f"mode {options.mode!r} is not one of {', '.join(MODES)}")
@@ -127,7 +146,11 @@ def ingest_file(
             [stat.realpath, stat.size, stat.mtime_ns],
         ).fetchone()
         if same:
-            log.info("%s: already loaded as batch %s (matched by path, size and mtime); skipped", path.name, same[0])
+            log.info(
+                "%s: already loaded as batch %s (matched by path, size and mtime); skipped",
+                one_line(path.name),
+                same[0],
+            )
             return BatchResult(
                 source=path,
                 status="skipped",
@@ -147,7 +170,7 @@ def ingest_file(
         ).fetchone()
         if prior:
             _remember_stat(con, prior, stat)
-            log.info("%s: already loaded as batch %s (same sha256); skipped", path.name, prior[0])
+            log.info("%s: already loaded as batch %s (same sha256); skipped", one_line(path.name), prior[0])
             return BatchResult(
                 source=path,
                 status="skipped",
@@ -178,7 +201,7 @@ def ingest_file(
             stat.mtime_ns,
         ],
     )
-    log.info("%s: batch %s started (%s bytes, %s)", path.name, batch_id, f"{info.size:,}", info.encoding)
+    log.info("%s: batch %s started (%s bytes, %s)", one_line(path.name), batch_id, f"{info.size:,}", info.encoding)
 
     sc = scratch(home)
     src: PreparedSource | None = None
@@ -187,20 +210,20 @@ def ingest_file(
             src = _prepare(home, info, result)
             _load(home, con, sc, src, options, result, started_at, verify_utf8=not info.utf8_verified)
         except _NotUtf8 as exc:
-            log.info("%s: not UTF-8 after all (%s); parsing it again decoded as %s", path.name, exc, "cp1252")
+            log.info("%s: not UTF-8 after all (%s); parsing it again decoded as %s", one_line(path.name), exc, "cp1252")
             sc.close()
             sc = scratch(home)
             src = _prepare(home, as_fallback(info, exc.offset), result)
             _load(home, con, sc, src, options, result, started_at, verify_utf8=False)
     except BaseException as exc:
         status = "rejected" if isinstance(exc, InputError) else "failed"
-        message = str(exc) if isinstance(exc, NetflixEltError) else f"{type(exc).__name__}: {exc}"
+        message = str(_one_line(exc)) if isinstance(exc, NetflixEltError) else f"{type(exc).__name__}: {exc}"
         result.status, result.message = status, message
         if result.raw_path is not None:
             result.raw_path.unlink(missing_ok=True)
             result.raw_path = None
         _finish_ledger(con, result, status)
-        log.error("%s: batch %s %s: %s", path.name, batch_id, status, message, extra={"console": False})
+        log.error("%s: batch %s %s: %s", one_line(path.name), batch_id, status, message, extra={"console": False})
         raise
     finally:
         sc.close()
@@ -209,7 +232,7 @@ def ingest_file(
     result.seconds = time.monotonic() - started
     log.info(
         "%s: batch %s loaded %s rows (%s quarantined) in %.2fs",
-        path.name,
+        one_line(path.name),
         batch_id,
         f"{result.rows_loaded:,}",
         f"{result.rows_quarantined:,}",
@@ -458,7 +481,9 @@ def _check_mapping(path: Path, headers: list[str], mapping: ColumnMapping, resul
         result.warnings.append(f"no column for {', '.join(optional_missing)}: loaded as NULL")
     renamed = {c.header: c.target for c in mapping.columns if c.target and c.header != c.target}
     if renamed:
-        log.info("%s: headers mapped %s", path.name, ", ".join(f"{k}→{v}" for k, v in renamed.items()))
+        log.info(
+            "%s: headers mapped %s", one_line(path.name), one_line(", ".join(f"{k}→{v}" for k, v in renamed.items()))
+        )
     if mapping.duplicates:
         result.warnings.append(f"kept in _extra, already mapped: {', '.join(mapping.duplicates)}")
 
@@ -493,8 +518,13 @@ def parse(
         has_rejects = _scalar(sc, "select count(*) from duckdb_tables() where table_name = ?", [rejects]) > 0
         rejected = _scalar(sc, f"select count(distinct line) from {rejects}") if has_rejects else 0
         candidate = _Parsed(table, escape, records, rejected, rejects if has_rejects else None)
-        if has_rejects and _scalar(
-            sc, f"select count(*) from {rejects} where error_type::varchar = 'INVALID ENCODING'"
+        if (
+            has_rejects
+            and _scalar(sc, f"select count(*) from {rejects} where error_type::varchar = 'INVALID ENCODING'")
+            # DuckDB also says INVALID ENCODING when a quoting error cuts a line inside a multi-byte
+            # character of a valid UTF-8 file: only a real bad byte ends the search.
+            and not src.transcoded
+            and first_invalid_utf8(src.read_path, src.compression) is not None
         ):
             return candidate  # not UTF-8: no escape convention helps; the caller decides
         if best is None or candidate.rejected_lines < best.rejected_lines:

@@ -23,6 +23,7 @@ import errno
 import gzip
 import hashlib
 import logging
+import re
 import time
 import zlib
 from collections.abc import Iterator
@@ -294,7 +295,7 @@ def materialize_utf8(info: SourceInfo, scratch_dir: Path, scratch_name: str) -> 
     if "\x00" in header[:8192]:
         target.unlink(missing_ok=True)
         raise InputError(f"{info.path}: looks like binary data (NUL characters), not a CSV text file")
-    log.warning("%s: %s", info.path.name, info.encoding_warning)
+    log.warning("%s: %s", one_line(info.path.name), info.encoding_warning)
     return PreparedSource(
         path=info.path,
         read_path=target,
@@ -305,6 +306,16 @@ def materialize_utf8(info: SourceInfo, scratch_dir: Path, scratch_name: str) -> 
         encoding_warning=info.encoding_warning,
         header_line=_first_line(header),
     )
+
+
+# Everything str.splitlines() breaks a line at.
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks escaped (`\\n`): a file name may hold one, and must not forge a
+    second line of a message or of the console log."""
+    return _LINE_BREAKS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _first_line(text: str) -> str:
