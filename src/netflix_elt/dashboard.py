@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from netflix_elt import __version__
+from netflix_elt import __version__, faults
 from netflix_elt.errors import InputError
 from netflix_elt.home import Home
 from netflix_elt.monitor import latest_results
@@ -317,6 +317,7 @@ def _write_atomically(out: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         Path(tmp).chmod(0o644)
+        faults.checkpoint(f"dashboard_before_replace:{out.name}")
         Path(tmp).replace(out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

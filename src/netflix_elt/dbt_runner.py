@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from netflix_elt import faults, signals
 from netflix_elt.errors import PipelineError
 from netflix_elt.home import Home
 from netflix_elt.warehouse import resource_settings
@@ -144,12 +145,20 @@ class Dbt:
 
         self.target_path.mkdir(parents=True, exist_ok=True)
         self.log_path.mkdir(parents=True, exist_ok=True)
+        # Fault injection inside the build (tests only): a checkpoint after each node dbt finishes.
+        callbacks = [_node_checkpoint] if faults.active() else None
         with self._environment():
-            runner = dbtRunner(manifest=self._manifest) if self._manifest is not None else dbtRunner()
+            runner = dbtRunner(manifest=self._manifest, callbacks=callbacks)
             try:
-                return runner.invoke([*args, *self._common_args()])
+                res = runner.invoke([*args, *self._common_args()])
             except Exception as exc:  # dbt raises for broken projects or profiles
                 raise PipelineError(f"dbt failed to start: {exc}; see {self.log_path / 'dbt.log'}") from exc
+        # dbt catches everything its invocation raises, a SIGTERM or Ctrl-C too (after cancelling
+        # its queries): a stop request is an interruption, never a failed model or test.
+        if isinstance(res.exception, KeyboardInterrupt):
+            raise res.exception
+        signals.raise_if_requested()
+        return res
 
     def parse(self) -> None:
         if self._manifest is not None:
@@ -231,6 +240,12 @@ def _tally(outcome: DbtOutcome, r: Any) -> None:
         outcome.failed += 1
         detail = f"{r.failures} failing row(s)" if status == "fail" else (r.message or status).splitlines()[0]
         outcome.failures.append(f"{name}: {detail}")
+
+
+def _node_checkpoint(msg: Any) -> None:
+    """dbt event callback: `faults.checkpoint("dbt_after:<node>")` when a node finishes."""
+    if msg.info.name == "NodeFinished":
+        faults.checkpoint(f"dbt_after:{msg.data.node_info.node_name}")
 
 
 def _release_duckdb() -> None:

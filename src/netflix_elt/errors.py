@@ -25,3 +25,20 @@ class PipelineError(NetflixEltError):
 
 class LockTimeout(NetflixEltError):
     """Another run holds the home's lock and did not release it in time. Exit code 1."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM, or SIGINT/Ctrl-C): raised on the main thread by the
+    handler `netflix_elt.signals` installs, so `finally` blocks run (the batch, transform and run
+    rows are marked failed, the lock is released). A KeyboardInterrupt, not a NetflixEltError: no
+    `except Exception` swallows it, and dbt cancels its queries for it. Exit code 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.exit_code = 128 + signum
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"interrupted by {name}; unfinished work was rolled back or is left for the next run (re-run to finish)"
+        )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netflix_elt import faults
 from netflix_elt.errors import InputError
 from netflix_elt.home import Home
 from netflix_elt.source import sha256_of
@@ -85,6 +86,7 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
                 con.execute(f"copy ({select}) to '{_sql_path(tmp)}' ({options})")
                 tmp.replace(target)
                 files[fmt], digests[fmt] = target.name, sha256_of(target)
+            faults.checkpoint(f"export_wrote:{table}")
             rows = con.execute(f"select count(*) from {table}").fetchone()
             tables.append(ExportedTable(table, int(rows[0]) if rows else 0, cols, files, digests))
         batch = con.execute(
@@ -98,6 +100,7 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
         "batch_id": batch[0] if batch else None,
         "tables": [t.__dict__ for t in tables],
     }
+    faults.checkpoint("export_before_manifest")
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     tmp.replace(out / MANIFEST)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netflix_elt import faults
 from netflix_elt.errors import InputError
 from netflix_elt.export import KPI_VIEWS
 from netflix_elt.home import Home
@@ -275,6 +276,7 @@ def generate_lookml(home: Home, out: Path | None = None, options: LookmlOptions 
         tmp.write_text(header + text.rstrip("\n") + "\n", encoding="utf-8")
         tmp.replace(target)
         written.append(target)
+        faults.checkpoint(f"lookml_wrote:{name}")
 
     write(f"{MODEL_NAME}.model.lkml", lkml.dump(_model(options)) or "")
     for table in VIEW_TABLES:

@@ -2,7 +2,7 @@
 
 Per batch, one `dbt build`: staging and its tests, among them the key-remap guard against the
 current table; then, only if they pass, the change set, the current table, its SCD2 snapshot, the
-bridges and the KPI tables (and their tests). The CDC counts come from the change set dbt built, and are recorded in
+bridges and the KPI tables (and their tests). The CDC counts come from what the batch applied, and are recorded in
 `etl_transforms` keyed by run and batch.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from netflix_elt import faults
 from netflix_elt.dbt_runner import Dbt, DbtNodeResult, DbtOutcome
 from netflix_elt.errors import InputError, PipelineError
 from netflix_elt.home import Home
@@ -141,7 +142,9 @@ def transform_batch(
         variables["accept_key_changes"] = True
     try:
         log.info("transform: batch %s (%s drop)", batch_id, mode)
+        faults.checkpoint("transform_started")
         outcome = dbt.build(SELECT, variables)
+        faults.checkpoint("after_dbt_build")
         if any(r.name == GUARD_TEST and r.status == "fail" for r in outcome.results):
             # dbt stopped before the change set: staging holds the batch, current is untouched.
             guard = key_remap_check(home)
@@ -215,17 +218,41 @@ def key_remap_check(home: Home) -> KeyRemapCheck:
     return KeyRemapCheck(matched, n_changed, [(str(a), str(b), str(c)) for a, b, c in examples])
 
 
+# What a batch changed, for its first successful transform: the current table's rows it changed
+# last, and their previous versions in the history (for the titles the key-remap guard compares).
+# The change set would not do: a build stopped after it updated the current table and run again
+# finds nothing left to change.
+_APPLIED_BY_TYPE = (
+    "select last_change_type, count(*) from analytics_netflix_current where last_changed_batch_id = ? group by 1"
+)
+_APPLIED_RETITLED = (
+    "select count(*) from analytics_netflix_history h join analytics_netflix_history p "
+    "on p.show_id = h.show_id and p.valid_to = h.valid_from "
+    "where h.batch_id = ? and h.change_type = 'update' and lower(h.title) is distinct from lower(p.title)"
+)
+# What this build changed: for a batch transformed again after it succeeded (nothing, normally).
+_CHANGES_BY_TYPE = "select change_type, count(*) from int_netflix_changes group by 1"
+_CHANGES_RETITLED = (
+    "select count(*) from int_netflix_changes "
+    "where change_type = 'update' and lower(title) is distinct from lower(previous_title)"
+)
+
+
 def _cdc_counts(home: Home, batch_id: str) -> tuple[CdcCounts, float | None]:
-    """The batch's CDC counts from the change set dbt built, and the share of matched keys (in the
-    current table, not deleted) whose title changed: what the key-remap guard measured."""
+    """The batch's CDC counts, and the share of matched keys (in the current table, not deleted)
+    whose title changed: what the key-remap guard measured. For the batch's first successful
+    transform, what the batch applied (also when an interrupted build of it had applied part);
+    for a batch transformed again, what this build changed."""
     con = connect(home)
     try:
-        by_type = dict(con.execute("select change_type, count(*) from int_netflix_changes group by 1").fetchall())
-        retitled = _scalar(
-            con,
-            "select count(*) from int_netflix_changes "
-            "where change_type = 'update' and lower(title) is distinct from lower(previous_title)",
+        again = _scalar(
+            con, f"select count(*) from {TRANSFORMS_TABLE} where batch_id = ? and status = 'succeeded'", [batch_id]
         )
+        by_type_sql, retitled_sql, params = (
+            (_CHANGES_BY_TYPE, _CHANGES_RETITLED, []) if again else (_APPLIED_BY_TYPE, _APPLIED_RETITLED, [batch_id])
+        )
+        by_type = dict(con.execute(by_type_sql, params).fetchall())
+        retitled = _scalar(con, retitled_sql, params)
         row = con.execute(
             "select count(*) filter (where show_id is not null), "
             f"(select rows_loaded from {LEDGER_TABLE} where batch_id = ?) - count(*) from staging_netflix_titles",
@@ -247,8 +274,8 @@ def _cdc_counts(home: Home, batch_id: str) -> tuple[CdcCounts, float | None]:
     return c, (retitled / matched if matched else None)
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
     return int(row[0]) if row else 0
 
 
