@@ -8,11 +8,13 @@ HOME_DIR ?= $(CURDIR)
 export DO_NOT_TRACK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench lint lock clean help
+.PHONY: run test fuzz crash bench lint lock clean help
 
 help:
 	@echo "make run    # set up .venv and run the whole pipeline on the bundled sample"
 	@echo "make test   # set up .venv and run the test suite"
+	@echo "make fuzz   # long property-based fuzzing of hostile drops (HYPOTHESIS_PROFILE=fuzz)"
+	@echo "make crash  # SIGKILL at all 21 points (make test kills at 8 of them)"
 	@echo "make bench  # benchmark on a synthetic 1M-row catalog (BENCH_ROWS=10000000 for 10M)"
 	@echo "make lint   # ruff"
 	@echo "make lock   # re-pin constraints.txt from a fresh resolve"
@@ -29,6 +31,12 @@ run: $(STAMP)
 test: $(STAMP)
 	scripts/setup_bq_emulator.sh .bqemu
 	$(BIN)/python -m pytest -n 2 --dist loadscope
+
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -m fuzz -n 2 tests/test_fuzz.py
+
+crash: $(STAMP)
+	CRASH_POINTS=all $(BIN)/pytest -q -n 2 --dist loadscope tests/test_crash.py
 
 bench: $(STAMP)  ## BENCH_ROWS=10000000 for the 10M run
 	$(BIN)/python benchmarks/bench.py --rows $${BENCH_ROWS:-1000000}

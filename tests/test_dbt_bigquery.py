@@ -28,6 +28,7 @@ from netflix_elt.transform import SELECT
 from conftest import CANONICAL
 
 MODEL_DATASET = "netflix_dbt"
+BQ_TOKEN = "emulator-takes-any-token-5f3c9a"  # a secret: must never reach a log
 SOURCES = ("raw_netflix_titles", "etl_batches")
 # Compared with DuckDB after the last batch: every column but the engine-specific hashes
 # (row_hash is md5 of DuckDB's to_json vs BigQuery's TO_JSON_STRING; history_id is dbt's).
@@ -94,7 +95,7 @@ def _bq_dbt(endpoint: tuple[str, str], root: Path) -> Dbt:
             "NETFLIX_ELT_BQ_PROJECT": project,
             "NETFLIX_ELT_BQ_DATASET": MODEL_DATASET,
             "NETFLIX_ELT_BQ_METHOD": "oauth-secrets",
-            "NETFLIX_ELT_BQ_TOKEN": "emulator-takes-any-token",
+            "NETFLIX_ELT_BQ_TOKEN": BQ_TOKEN,
             "NETFLIX_ELT_BQ_API_ENDPOINT": url,
         },
     )
@@ -235,6 +236,11 @@ def test_dbt_build_on_bigquery_gives_the_duckdb_rows(bq_endpoint, bq_dbt, duck_h
     # The headline numbers of the README, on BigQuery.
     kpi = dict(bq_query(bq_endpoint, f"select type, total_titles from `{project}.{MODEL_DATASET}.kpi_movies_vs_tv`"))
     assert sum(kpi.values()) == 8807 - 50 + 3
+
+    # The token was read from the environment and never written anywhere under the home.
+    written = [f for f in bq_dbt.home.root.rglob("*") if f.is_file()]
+    assert any(f.name == "dbt.log" for f in written)
+    assert not [f for f in written if BQ_TOKEN.encode() in f.read_bytes()]
 
 
 @pytest.mark.slow

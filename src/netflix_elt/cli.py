@@ -45,9 +45,9 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
             code = exc.exit_code
         except (click.ClickException, click.exceptions.Exit):
             raise  # usage errors: click prints them and exits 2
-        except KeyboardInterrupt:
-            click.echo("error: interrupted; nothing half-written was kept (re-run to finish)", err=True)
-            code = 130
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (errors.Interrupted, from signals.handling)
+            click.echo(f"error: {str(exc) or 'interrupted; re-run to finish'}", err=True)
+            code = getattr(exc, "exit_code", 130)
         except Exception as exc:
             if state.debug:
                 raise
@@ -90,7 +90,9 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
 def cli(ctx: click.Context, home: Path | None, debug: bool, quiet: bool, log_format: str) -> None:
     """netflix-elt: local-first ELT for the Netflix titles catalog."""
     from netflix_elt.logs import configure_logging
+    from netflix_elt.signals import handling
 
+    ctx.with_resource(handling())  # SIGTERM and Ctrl-C stop the command cleanly (exit 143, 130)
     resolved = Home.resolve(home)
     ctx.obj = _Ctx(resolved, debug, quiet)
     configure_logging(resolved.logs_dir, quiet=quiet, debug=debug, json_lines=log_format == "json")
@@ -135,11 +137,14 @@ def _echo_batch(b: Any, home: Home) -> None:
         except ValueError:
             return str(p)
 
+    from netflix_elt.source import one_line
+
+    name = one_line(b.source.name)  # a line break in a file name must not forge a line of output
     if b.status == "skipped":
-        click.echo(f"skipped  {b.source.name}: {b.message}")
+        click.echo(f"skipped  {name}: {b.message}")
         return
     click.echo(
-        f"loaded   {b.source.name}: batch {b.batch_id}, {b.rows_loaded:,} rows "
+        f"loaded   {name}: batch {b.batch_id}, {b.rows_loaded:,} rows "
         f"({b.rows_quarantined:,} quarantined of {b.rows_read:,} read), {b.encoding}, "
         f"delimiter {b.delimiter!r}, {b.seconds:.2f}s"
     )
@@ -376,6 +381,12 @@ def _echo_checks(report: Any, quiet: bool) -> None:
 @_strict_opt
 @_lock_opt
 @click.option("--no-dbt", is_flag=True, help="Skip re-running dbt's tests (only the warehouse checks).")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="While a run writes the warehouse, wait for it (up to --lock-timeout) and check afresh, instead of "
+    "answering at once from the checks it last published (freshness re-evaluated).",
+)
 @_monitor_thresholds
 @click.pass_obj
 @_guard
@@ -384,6 +395,7 @@ def monitor(
     strict: bool,
     lock_timeout: float,
     no_dbt: bool,
+    wait: bool,
     freshness_warn_hours: float,
     freshness_fail_hours: float,
     volume_change: float,
@@ -391,13 +403,35 @@ def monitor(
 ) -> int:
     """Run the data-quality checks now and store their results in dq_results.
 
+    While a run is writing the warehouse (DuckDB lets no other process open it), answer at once
+    from the checks that run last published, with freshness re-evaluated, and store nothing;
+    --wait waits for the run instead.
+
     Exit codes: 0 all checks pass (warnings allowed unless --strict), 1 a fail-level check failed.
     """
-    from netflix_elt.pipeline import run_monitor
+    from netflix_elt.lock import peek
+    from netflix_elt.monitor import report_from_state
+    from netflix_elt.pipeline import new_run_id, run_monitor
+    from netflix_elt.status import read_state
 
     mopts = _monitor_options(strict, freshness_warn_hours, freshness_fail_hours, volume_change, null_rate_jump)
     if not state.home.warehouse.exists():
         raise InputError(f"{state.home.warehouse}: no warehouse yet; run `netflix-elt run` first")
+    with peek(state.home) as writer:
+        pass
+    if writer is not None and not wait:
+        published = read_state(state.home)
+        report = report_from_state(published, new_run_id(), mopts)
+        click.echo(
+            f"run {writer.get('run_id')} (pid {writer.get('pid')}, since {writer.get('started_at')}) is writing the "
+            f"warehouse: checks as published at {published['published_at'] or 'never'}, freshness re-evaluated now; "
+            "nothing stored (--wait to check afresh after it)",
+            err=state.quiet,
+        )
+        _echo_checks(report, state.quiet)
+        if not state.quiet:
+            click.echo(f"checks: {report.summary()}")
+        return report.exit_code(strict)
     report = run_monitor(state.home, mopts, with_dbt_tests=not no_dbt, lock_timeout=lock_timeout)
     _echo_checks(report, state.quiet)
     if not state.quiet:
@@ -421,6 +455,12 @@ def status(state: _Ctx, limit: int, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(snap, default=str, indent=2))
         return EXIT_OK
+    writer = snap["in_progress"]
+    if writer is not None:
+        click.echo(
+            f"in progress: run {writer.get('run_id')} (pid {writer.get('pid')}, since {writer.get('started_at')}) "
+            f"is writing the warehouse; below is the state it published at {snap.get('published_at') or 'never'}"
+        )
     click.echo("runs (newest first)")
     click.echo(
         f"  {'run_id':<24} {'command':<8} {'status':<14} {'loaded':>6} {'cdc +/~/-':>16} "
@@ -468,13 +508,15 @@ def status(state: _Ctx, limit: int, as_json: bool) -> int:
 @_guard
 def lookml(state: _Ctx, connection: str, dataset: str, check: bool) -> int:
     """Generate LookML (model, views, dashboard) from the warehouse schema into lookml/."""
+    from netflix_elt.lock import shared_lock
     from netflix_elt.lookml import LookmlOptions, generate_lookml, validate_lookml
 
     folder = state.home.root / "lookml"
-    if not check:
-        for path in generate_lookml(state.home, folder, LookmlOptions(connection=connection, dataset=dataset)):
-            click.echo(f"wrote    {path.relative_to(state.home.root)}")
-    problems = validate_lookml(state.home, folder)
+    with shared_lock(state.home):  # waits for a run that is writing the warehouse
+        if not check:
+            for path in generate_lookml(state.home, folder, LookmlOptions(connection=connection, dataset=dataset)):
+                click.echo(f"wrote    {path.relative_to(state.home.root)}")
+        problems = validate_lookml(state.home, folder)
     for p in problems:
         click.echo(f"error: {p}", err=True)
     if not state.quiet:
@@ -493,14 +535,17 @@ def lookml(state: _Ctx, connection: str, dataset: str, check: bool) -> int:
 @click.pass_obj
 @_guard
 def export(state: _Ctx, bq_target: str | None, endpoint: str | None, credentials: Path | None) -> int:
-    """Write each KPI view and the current catalog to exports/ (Parquet, CSV, manifest.json)."""
+    """Write each KPI table (Parquet, CSV) and the current catalog (Parquet) to exports/, with manifest.json."""
     from netflix_elt.export import export_tables, exports_dir
+    from netflix_elt.lock import shared_lock
 
     if (endpoint or credentials) and not bq_target:
         raise click.UsageError("--endpoint and --credentials go with --bigquery PROJECT.DATASET")
-    manifest = export_tables(state.home)
+    with shared_lock(state.home):  # waits for a run that is writing the warehouse
+        manifest = export_tables(state.home)
     for t in manifest["tables"]:
-        click.echo(f"exported {t['table']}: {t['rows']:,} rows -> exports/{t['files']['parquet']}, .csv")
+        files = ", ".join(f"exports/{f}" for f in t["files"].values())
+        click.echo(f"exported {t['table']}: {t['rows']:,} rows -> {files}")
     if bq_target:
         from netflix_elt.bigquery import load_exports
 
@@ -515,8 +560,10 @@ def export(state: _Ctx, bq_target: str | None, endpoint: str | None, credentials
 def dashboard(state: _Ctx) -> int:
     """Write the offline HTML dashboard to reports/dashboard.html."""
     from netflix_elt.dashboard import build_dashboard
+    from netflix_elt.lock import shared_lock
 
-    path = build_dashboard(state.home)
+    with shared_lock(state.home):  # waits for a run that is writing the warehouse
+        path = build_dashboard(state.home)
     click.echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
     return EXIT_OK
 

@@ -3,6 +3,11 @@
 The kernel releases a flock when its process dies, however it dies, so a lock left by a killed
 run is never stale: the next run simply gets it (and logs that it took over). The file records
 the holder (pid, run id, start time) for the waiting run's message.
+
+Readers (status, monitor's snapshot, export, lookml, dashboard) take the same lock shared, so a
+run never finds the warehouse file held open by a reader (DuckDB would refuse the writer), and a
+reader never opens it under a writer: `peek` tells a reader a run is in progress (it then answers
+from the state the last run published), `shared_lock` waits for the run to finish.
 """
 
 from __future__ import annotations
@@ -90,6 +95,64 @@ def run_lock(home: Home, run_id: str, timeout: float = DEFAULT_TIMEOUT) -> Itera
             fh.seek(0)
             fh.truncate()
             fh.flush()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+def _holder_or_unknown(fh: IO[str]) -> dict[str, Any]:
+    return _read_holder(fh) or {"run_id": "?", "pid": "?", "started_at": "?"}
+
+
+@contextmanager
+def peek(home: Home) -> Iterator[dict[str, Any] | None]:
+    """For a read-only command that must not wait: yields None while holding the lock shared (no
+    run can start until the block ends), or the holder (pid, run_id, started_at) when a run holds it."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    fh = home.lock_file.open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield _holder_or_unknown(fh)
+            return
+        try:
+            yield None
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+@contextmanager
+def shared_lock(home: Home, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
+    """For a read-only command that needs the warehouse itself: wait up to `timeout` seconds for a
+    run to finish, then hold the lock shared (other readers may share it; a new run waits)."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    fh = home.lock_file.open("a+", encoding="utf-8")
+    try:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _holder_or_unknown(fh)
+                if not waited:
+                    log.info(
+                        "waiting for run %s (pid %s) to finish writing the warehouse", holder["run_id"], holder["pid"]
+                    )
+                    waited = True
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"{home.root}: run {holder['run_id']} (pid {holder['pid']}, started {holder['started_at']}) "
+                        f"is still writing the warehouse after {timeout:.0f}s; try again later or raise --lock-timeout"
+                    ) from None
+                time.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     finally:
         fh.close()

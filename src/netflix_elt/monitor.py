@@ -242,7 +242,11 @@ def latest_batches(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | No
 
 
 def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, o: MonitorOptions) -> list[CheckResult]:
-    latest = _one(con, f"select max(finished_at) from {LEDGER_TABLE} where status = 'succeeded'")
+    return freshness(_one(con, f"select max(finished_at) from {LEDGER_TABLE} where status = 'succeeded'"), now, o)
+
+
+def freshness(latest: datetime | None, now: datetime, o: MonitorOptions) -> list[CheckResult]:
+    """Hours since the latest successful ingestion against the warn and fail thresholds."""
     threshold = f"warn > {o.freshness_warn_hours:g}h, fail > {o.freshness_fail_hours:g}h"
     if latest is None:
         return [CheckResult("freshness", LEDGER_TABLE, "fail", "fail", "no successful ingestion", threshold)]
@@ -503,3 +507,30 @@ def _store(con: duckdb.DuckDBPyConnection, report: MonitorReport, batch: str | N
             if not r.carried_from
         ],
     )
+
+
+def report_from_state(state: dict[str, Any], run_id: str, options: MonitorOptions | None = None) -> MonitorReport:
+    """The checks as the last run published them (reports/state.json), with freshness re-evaluated
+    against the clock: what `monitor` answers while another run holds the warehouse. Nothing is
+    stored (the warehouse is not opened)."""
+    options = options or MonitorOptions()
+    latest = state.get("latest_ingestion")
+    report = MonitorReport(run_id=run_id, full=False)
+    report.results += freshness(datetime.fromisoformat(latest) if latest else None, utcnow(), options)
+    for c in state.get("checks") or []:
+        if c.get("check") == "freshness":
+            continue
+        report.results.append(
+            CheckResult(
+                check=str(c["check"]),
+                table=c.get("table"),
+                severity=str(c["severity"]),
+                status=str(c["status"]),
+                observed=str(c.get("observed") or ""),
+                threshold=str(c.get("threshold") or ""),
+                message=str(c.get("message") or ""),
+                batch_id=c.get("batch_id"),
+                carried_from=str(c.get("run_id") or "?"),
+            )
+        )
+    return report

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from netflix_elt import logs
-from netflix_elt.errors import InputError, NetflixEltError
+from netflix_elt import faults, logs
+from netflix_elt.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.home import Home
 from netflix_elt.ingest import BatchResult, IngestOptions, ingest_file
 from netflix_elt.lock import DEFAULT_TIMEOUT, run_lock
 from netflix_elt.monitor import MonitorOptions, MonitorReport, run_checks
 from netflix_elt.sample import sample_path
+from netflix_elt.status import publish_state
 from netflix_elt.transform import KeyRemapRefused, TransformOptions, TransformResult, transform_pending
-from netflix_elt.warehouse import RUNS_TABLE, connect, utcnow
+from netflix_elt.warehouse import RUNS_TABLE, TRANSFORMS_TABLE, connect, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ def run_pipeline(
     started_at = utcnow()
     status, message = "failed", ""
     with logs.run_context(result.run_id), run_lock(home, result.run_id, lock_timeout):
+        _close_interrupted(home)
         _record_run(home, result, "run", started_at, "running", "")  # so the dashboard lists this run
         try:
             log.info("run %s into %s", result.run_id, home.warehouse)
@@ -101,12 +102,17 @@ def run_pipeline(
                 result.report = run_checks(
                     home, result.run_id, monitor_options, dbt_results=dbt_results, full=True if transformed else None
                 )
+            faults.checkpoint("after_checks")
             with logs.step("publish"):
                 result.published = publish(home)
+            faults.checkpoint("after_publish")
             status = "checks_failed" if result.report.failed else ("rejected" if result.rejected else "succeeded")
         except NetflixEltError as exc:
             status = "refused" if isinstance(exc, KeyRemapRefused) else "failed"
             message = str(exc)
+            raise
+        except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C (errors.Interrupted)
+            message = str(exc) or "interrupted"
             raise
         except BaseException as exc:
             message = f"{type(exc).__name__}: {exc}"
@@ -114,6 +120,7 @@ def run_pipeline(
         finally:
             result.seconds = time.monotonic() - started
             _record_run(home, result, "run", started_at, status, message)
+            publish_state(home)  # what status and monitor show while the next run holds the home
     return result
 
 
@@ -146,8 +153,10 @@ def publish(home: Home) -> list[Path]:
     except (OSError, ValueError):
         published_batch = None
     if published_batch != row[0] or not (lookml_dir / f"{MODEL_NAME}.model.lkml").is_file():
-        export_tables(home)
+        # LookML first: the manifest, written last of all, then marks both as done, so a run
+        # stopped half-way through either redoes both.
         generate_lookml(home, lookml_dir)
+        export_tables(home)
     else:
         log.info("publish: exports/ and lookml/ already reflect batch %s", row[0])
     dashboard = build_dashboard(home)
@@ -186,6 +195,7 @@ def run_monitor(
         report = run_checks(home, run_id, options, dbt_results=dbt_results)
         result = RunResult(run_id=run_id, report=report, seconds=time.monotonic() - started)
         _record_run(home, result, "monitor", started_at, "checks_failed" if report.failed else "succeeded", "")
+        publish_state(home)
     return report
 
 
@@ -203,19 +213,22 @@ def _ingest_and_transform(
         finally:
             con.close()
     result.batches.append(batch)
+    faults.checkpoint("after_ingest")
     with logs.step("transform"):
         result.transforms += transform_pending(home, result.run_id, transform_options)
+    faults.checkpoint("after_transform")
     return batch
 
 
 def inbox_drops(inbox: Path) -> list[Path]:
-    """Regular files directly in `inbox`, by name then mtime; hidden and partial uploads skipped."""
+    """Regular files and symlinks directly in `inbox`, by name then mtime; hidden files, partial
+    uploads and folders skipped. (Symlinks are listed so that they are rejected with a reason.)"""
     if not inbox.is_dir():
         raise InputError(f"{inbox}: inbox is not a directory; create it or pass another --inbox")
     files = [
         p
         for p in inbox.iterdir()
-        if not p.name.startswith(".") and not p.name.endswith(PARTIAL_SUFFIXES) and p.is_file()
+        if not p.name.startswith(".") and not p.name.endswith(PARTIAL_SUFFIXES) and (p.is_symlink() or p.is_file())
     ]
     return sorted(files, key=lambda p: (p.name, p.stat().st_mtime))
 
@@ -234,10 +247,13 @@ def _process_inbox(
     log.info("inbox %s: %d new drop(s)", inbox, len(drops))
     for drop in drops:
         try:
+            if drop.is_symlink():
+                # A link could point anywhere (another user's file, a device): only files put in the inbox are read.
+                raise InputError(f"{drop}: is a symlink; put the file itself in the inbox")
             _ingest_and_transform(home, drop, result, options, transform_options)
         except InputError as exc:
             moved = _move(drop, inbox / "rejected")
-            moved.with_name(moved.name + ".reason.txt").write_text(f"{exc}\n", encoding="utf-8")
+            _write_new(moved.with_name(moved.name + ".reason.txt"), f"{exc}\n")
             result.rejected.append(RejectedDrop(drop, str(exc), moved))
             log.error("inbox: %s rejected, moved to %s: %s", drop.name, moved, exc, extra={"console": False})
             continue
@@ -246,15 +262,54 @@ def _process_inbox(
 
 
 def _move(path: Path, folder: Path) -> Path:
-    """Move into folder, never over an existing file (a numbered name instead)."""
+    """Move into folder, never over an existing file (a numbered name instead). The folder must be
+    a real directory inside the inbox: a symlink there would send drops (and the reason files
+    written beside them) somewhere else. A symlinked drop is moved as the link itself."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise PipelineError(f"{folder}: is not a plain folder (a symlink or a file); refusing to move drops there")
     folder.mkdir(exist_ok=True)
     target = folder / path.name
     n = 1
     while target.exists() or target.is_symlink():
         target = folder / f"{path.stem}.{n}{path.suffix}"
         n += 1
-    shutil.move(str(path), str(target))
+    path.rename(target)  # same filesystem (both in the inbox): atomic, and moves a link, not its target
     return target
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Create `path` (never follow or overwrite whatever is there: a numbered name instead)."""
+    n, target = 1, path
+    while True:
+        try:
+            with target.open("x", encoding="utf-8") as fh:
+                fh.write(text)
+            return
+        except FileExistsError:
+            target = path.with_name(f"{path.stem}.{n}{path.suffix}")
+            n += 1
+
+
+def _close_interrupted(home: Home) -> None:
+    """Run and transform rows still 'running' when a run takes the lock were left by a process that
+    died without finishing them (killed, or the machine went down): mark them failed. (Their
+    batches need nothing: a transform not succeeded is redone, and ingest recovers its own.)"""
+    try:
+        con = connect(home)
+    except NetflixEltError:  # the warehouse cannot be opened: the run's own error says why
+        return
+    try:
+        for table in (RUNS_TABLE, TRANSFORMS_TABLE):
+            n = con.execute(
+                f"update {table} set status = 'failed', finished_at = ?, "
+                "message = coalesce(message, 'interrupted before it finished (the process was killed)') "
+                "where status = 'running'",
+                [utcnow()],
+            ).fetchone()
+            if n and n[0]:
+                log.warning("%s: %d row(s) left running by an interrupted run marked failed", table, n[0])
+    finally:
+        con.close()
 
 
 def _record_run(home: Home, result: RunResult, command: str, started_at: datetime, status: str, message: str) -> None:
