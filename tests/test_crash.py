@@ -30,6 +30,7 @@ import pytest
 from click.testing import CliRunner
 
 from netflix_elt.cli import cli
+from netflix_elt.export import KPI_VIEWS
 from netflix_elt.faults import ENV as FAULT_ENV
 from netflix_elt.faults import READY_ENV
 from netflix_elt.home import Home
@@ -67,16 +68,7 @@ TRANSFORMED_AT = ALL_POINTS.index("after_transform")  # from here on the killed 
 PUBLISHED_AT = ALL_POINTS.index("dashboard_before_replace:dashboard.html")  # exports' manifest written
 
 BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
-KPIS = (
-    "kpi_movies_vs_tv",
-    "kpi_titles_by_year",
-    "kpi_titles_by_country",
-    "kpi_titles_by_rating",
-    "kpi_top_genres",
-    "kpi_genres_over_time",
-    "kpi_country_recent_growth",
-    "kpi_titles_added_by_month",
-)
+KPIS = KPI_VIEWS
 SUBPROCESS_TIMEOUT = 300
 
 

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -40,6 +40,10 @@ def _read_holder(fh: IO[str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _holder_or_unknown(fh: IO[str]) -> dict[str, Any]:
+    return {"run_id": "?", "pid": "?", "started_at": "?", **_read_holder(fh)}
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -50,37 +54,56 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _acquire(
+    fh: IO[str],
+    mode: int,
+    timeout: float,
+    busy: Callable[[dict[str, Any]], None],
+    gave_up: Callable[[dict[str, Any]], LockTimeout],
+) -> None:
+    """flock `fh` in `mode`, polling; `busy(holder)` once when it has to wait, `gave_up(holder)`
+    raised after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        try:
+            fcntl.flock(fh.fileno(), mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            holder = _holder_or_unknown(fh)
+            if not waited:
+                busy(holder)
+                waited = True
+            if time.monotonic() >= deadline:
+                raise gave_up(holder) from None
+            time.sleep(POLL_SECONDS)
+
+
 @contextmanager
 def run_lock(home: Home, run_id: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
     """Hold the home's write lock; wait up to `timeout` seconds for another run to finish."""
     home.root.mkdir(parents=True, exist_ok=True)
     fh = home.lock_file.open("a+", encoding="utf-8")
     try:
-        deadline = time.monotonic() + timeout
-        waited = False
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _read_holder(fh)
-                if not waited:
-                    log.warning(
-                        "home %s is busy: run %s (pid %s, since %s) holds the lock; waiting up to %.0fs",
-                        home.root,
-                        holder.get("run_id", "?"),
-                        holder.get("pid", "?"),
-                        holder.get("started_at", "?"),
-                        timeout,
-                    )
-                    waited = True
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"{home.root}: another run ({holder.get('run_id', '?')}, pid {holder.get('pid', '?')}, "
-                        f"started {holder.get('started_at', '?')}) still holds the lock after {timeout:.0f}s; "
-                        "try again later or raise --lock-timeout"
-                    ) from None
-                time.sleep(POLL_SECONDS)
+
+        def busy(holder: dict[str, Any]) -> None:
+            log.warning(
+                "home %s is busy: run %s (pid %s, since %s) holds the lock; waiting up to %.0fs",
+                home.root,
+                holder["run_id"],
+                holder["pid"],
+                holder["started_at"],
+                timeout,
+            )
+
+        def gave_up(holder: dict[str, Any]) -> LockTimeout:
+            return LockTimeout(
+                f"{home.root}: another run ({holder['run_id']}, pid {holder['pid']}, "
+                f"started {holder['started_at']}) still holds the lock after {timeout:.0f}s; "
+                "try again later or raise --lock-timeout"
+            )
+
+        _acquire(fh, fcntl.LOCK_EX, timeout, busy, gave_up)
         previous = _read_holder(fh)
         pid = previous.get("pid")
         if isinstance(pid, int) and pid != os.getpid() and not _alive(pid):
@@ -98,10 +121,6 @@ def run_lock(home: Home, run_id: str, timeout: float = DEFAULT_TIMEOUT) -> Itera
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     finally:
         fh.close()
-
-
-def _holder_or_unknown(fh: IO[str]) -> dict[str, Any]:
-    return _read_holder(fh) or {"run_id": "?", "pid": "?", "started_at": "?"}
 
 
 @contextmanager
@@ -131,25 +150,17 @@ def shared_lock(home: Home, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
     home.root.mkdir(parents=True, exist_ok=True)
     fh = home.lock_file.open("a+", encoding="utf-8")
     try:
-        deadline = time.monotonic() + timeout
-        waited = False
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _holder_or_unknown(fh)
-                if not waited:
-                    log.info(
-                        "waiting for run %s (pid %s) to finish writing the warehouse", holder["run_id"], holder["pid"]
-                    )
-                    waited = True
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"{home.root}: run {holder['run_id']} (pid {holder['pid']}, started {holder['started_at']}) "
-                        f"is still writing the warehouse after {timeout:.0f}s; try again later or raise --lock-timeout"
-                    ) from None
-                time.sleep(POLL_SECONDS)
+
+        def busy(holder: dict[str, Any]) -> None:
+            log.info("waiting for run %s (pid %s) to finish writing the warehouse", holder["run_id"], holder["pid"])
+
+        def gave_up(holder: dict[str, Any]) -> LockTimeout:
+            return LockTimeout(
+                f"{home.root}: run {holder['run_id']} (pid {holder['pid']}, started {holder['started_at']}) "
+                f"is still writing the warehouse after {timeout:.0f}s; try again later or raise --lock-timeout"
+            )
+
+        _acquire(fh, fcntl.LOCK_SH, timeout, busy, gave_up)
         try:
             yield
         finally:
