@@ -18,8 +18,9 @@ from typing import Any
 from netflix_elt import faults
 from netflix_elt.errors import InputError
 from netflix_elt.home import Home
+from netflix_elt.monitor import latest_batches
 from netflix_elt.source import sha256_of
-from netflix_elt.warehouse import LEDGER_TABLE, TRANSFORMS_TABLE, connect, table_exists, utcnow
+from netflix_elt.warehouse import connect, table_exists, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +90,12 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
             faults.checkpoint(f"export_wrote:{table}")
             rows = con.execute(f"select count(*) from {table}").fetchone()
             tables.append(ExportedTable(table, int(rows[0]) if rows else 0, cols, files, digests))
-        batch = con.execute(
-            f"select t.batch_id from {TRANSFORMS_TABLE} t join {LEDGER_TABLE} b using (batch_id) "
-            "where t.status = 'succeeded' order by b.started_at desc limit 1"
-        ).fetchone()
+        batch, _ = latest_batches(con)
     finally:
         con.close()
     manifest = {
         "generated_at": utcnow().isoformat(),
-        "batch_id": batch[0] if batch else None,
+        "batch_id": batch,
         "tables": [t.__dict__ for t in tables],
     }
     faults.checkpoint("export_before_manifest")

@@ -14,7 +14,7 @@ from netflix_elt.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.home import Home
 from netflix_elt.ingest import BatchResult, IngestOptions, ingest_file
 from netflix_elt.lock import DEFAULT_TIMEOUT, run_lock
-from netflix_elt.monitor import MonitorOptions, MonitorReport, run_checks
+from netflix_elt.monitor import MonitorOptions, MonitorReport, latest_batches, run_checks
 from netflix_elt.sample import sample_path
 from netflix_elt.status import publish_state
 from netflix_elt.transform import KeyRemapRefused, TransformOptions, TransformResult, transform_pending
@@ -137,13 +137,10 @@ def publish(home: Home) -> list[Path]:
 
     con = connect(home)
     try:
-        row = con.execute(
-            "select t.batch_id from etl_transforms t join etl_batches b using (batch_id) "
-            "where t.status = 'succeeded' order by b.started_at desc limit 1"
-        ).fetchone()
+        latest, _ = latest_batches(con)
     finally:
         con.close()
-    if row is None:
+    if latest is None:
         log.info("publish: nothing transformed yet")
         return []
     manifest = exports_dir(home) / MANIFEST
@@ -152,13 +149,13 @@ def publish(home: Home) -> list[Path]:
         published_batch = json.loads(manifest.read_text(encoding="utf-8")).get("batch_id")
     except (OSError, ValueError):
         published_batch = None
-    if published_batch != row[0] or not (lookml_dir / f"{MODEL_NAME}.model.lkml").is_file():
+    if published_batch != latest or not (lookml_dir / f"{MODEL_NAME}.model.lkml").is_file():
         # LookML first: the manifest, written last of all, then marks both as done, so a run
         # stopped half-way through either redoes both.
         generate_lookml(home, lookml_dir)
         export_tables(home)
     else:
-        log.info("publish: exports/ and lookml/ already reflect batch %s", row[0])
+        log.info("publish: exports/ and lookml/ already reflect batch %s", latest)
     dashboard = build_dashboard(home)
     log.info("published exports/, lookml/ and %s", dashboard.relative_to(home.root))
     return [exports_dir(home), lookml_dir, dashboard]
