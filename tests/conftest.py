@@ -24,6 +24,15 @@ def variant(name: str) -> Path:
     return VARIANTS / name
 
 
+@pytest.fixture(scope="session", autouse=True)
+def manifest_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The parsed dbt manifest is cached per user; the tests keep theirs out of ~/.cache (one per
+    worker, shared by its tests and the CLI processes they start)."""
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["NETFLIX_ELT_CACHE_DIR"] = str(path)
+    return path
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     return Home(tmp_path / "home").ensure()

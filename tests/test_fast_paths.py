@@ -227,3 +227,55 @@ def test_dashboard_reuses_the_catalog_figures_of_the_same_transform(
     assert "catalog figures from the cache" in caplog.text
     # a cache written for another transform is not used
     assert not _load_kpis(cache, {**key, "batch_id": "other"}, DashboardData())
+
+
+def _cached_manifests(cache: Path) -> list[Path]:
+    return sorted(cache.glob("dbt-manifest-*.msgpack"))
+
+
+def test_a_fresh_home_loads_the_parsed_manifest_from_the_user_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netflix_elt import dbt_runner
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NETFLIX_ELT_CACHE_DIR", str(cache))
+    monkeypatch.setattr(dbt_runner, "_MANIFESTS", {})  # a new process: nothing parsed in memory
+    first = Home(tmp_path / "first").ensure()
+    run_pipeline(first)
+    assert len(_cached_manifests(cache)) == 1
+    assert (first.root / "dbt" / "target" / "partial_parse.msgpack").is_file()  # dbt parsed here
+
+    monkeypatch.setattr(dbt_runner, "_MANIFESTS", {})
+    second = Home(tmp_path / "second").ensure()
+    result = run_pipeline(second)
+    # dbt never parsed in the second home (a parse writes partial_parse.msgpack), yet built the same.
+    assert not (second.root / "dbt" / "target" / "partial_parse.msgpack").exists()
+    assert result.exit_code() == 0
+    catalog = "select count(*), sum(hash(row_hash)) from analytics_netflix_current"
+    assert query(second, catalog) == query(first, catalog)
+    assert scalar(second, "select count(*) from kpi_titles_by_country") == scalar(
+        first, "select count(*) from kpi_titles_by_country"
+    )
+
+
+def test_a_damaged_manifest_cache_is_ignored_and_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from netflix_elt import dbt_runner
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NETFLIX_ELT_CACHE_DIR", str(cache))
+    monkeypatch.setattr(dbt_runner, "_MANIFESTS", {})
+    home = Home(tmp_path / "home").ensure()
+    dbt = dbt_runner.Dbt(home)
+    target = dbt._cache_file
+    assert target is not None and target.parent == cache
+    cache.mkdir()
+    target.write_bytes(b"\x93not a manifest")
+    with caplog.at_level(logging.WARNING, logger="netflix_elt.dbt_runner"):
+        assert run_pipeline(home).exit_code() == 0
+    assert "ignoring the cached dbt manifest" in caplog.text
+    assert dbt_runner._load_manifest(target) is not None  # replaced by a good one
+    # The bigquery target's profile carries credentials: never cached on disk.
+    assert dbt_runner.Dbt(home, target="bigquery", extra_env={"NETFLIX_ELT_BQ_TOKEN": "t"})._cache_file is None
