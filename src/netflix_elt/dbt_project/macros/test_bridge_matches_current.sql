@@ -7,15 +7,24 @@
 
 with
 
+-- Both are read twice: only the columns needed (DuckDB materializes a CTE read twice).
 titles as (
 
-    select * from {{ current }}
+    select
+        show_id,
+        is_deleted,
+        updated_at,
+    from {{ current }}
 
 ),
 
 bridge as (
 
-    select * from {{ model }}
+    select
+        show_id,
+        position,
+        updated_at,
+    from {{ model }}
 
 ),
 
@@ -33,7 +42,9 @@ stale as (
 
 latest_rows as (
 
-    select bridge.*
+    select
+        bridge.show_id,
+        bridge.position,
     from bridge
     where bridge.updated_at = (select max(updated_at) from titles)
 

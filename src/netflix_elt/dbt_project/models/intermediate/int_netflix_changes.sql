@@ -14,6 +14,15 @@ staged as (
 
 ),
 
+-- The batch's keys alone, for finding deleted titles (`staged` read a second time would be
+-- materialized whole by DuckDB).
+staged_keys as (
+
+    select show_id from {{ ref('staging_netflix_titles') }}
+    where show_id is not null
+
+),
+
 batch as (
 
     select * from {{ ref('staging_netflix_batch') }}
@@ -122,8 +131,8 @@ deletes as (
         and not existing.is_deleted
         and not exists (
             select 1
-            from staged
-            where staged.show_id = existing.show_id
+            from staged_keys
+            where staged_keys.show_id = existing.show_id
         )
     {%- else -%}
     from upserts as existing

@@ -1,10 +1,13 @@
--- The rows of analytics_netflix_current the SCD2 snapshot has not seen yet: changed at or after
--- the newest version it holds (every row on the first build). Feeding the snapshot only these
--- keeps each batch's history step proportional to what changed, not to the catalog; keys absent
--- here are left alone (hard_deletes: ignore; deletes are versions with is_deleted). Measured
--- against the snapshot itself, not against this batch's change set, so a run killed between the
--- current table and the snapshot catches up on the next run. The snapshot is read through the
--- adapter, not ref(), which would be a cycle.
+-- The rows of analytics_netflix_current the SCD2 snapshot has not seen yet: changed after the
+-- newest version it holds (every row on the first build). Feeding the snapshot only these keeps
+-- each batch's history step proportional to what changed, not to the catalog; keys absent here
+-- are left alone (hard_deletes: ignore; deletes are versions with is_deleted). Strictly after:
+-- rows stamped with the newest version's time are in the snapshot already (dbt commits a
+-- snapshot's update and insert together), and `>=` would feed it every title the previous batch
+-- loaded or left unchanged, the whole catalog after a first load. Measured against the snapshot
+-- itself, not against this batch's change set, so a run killed between the current table and
+-- the snapshot catches up on the next run. The snapshot is read through the adapter, not ref(),
+-- which would be a cycle.
 
 {%- set history = adapter.get_relation(database=this.database, schema=this.schema, identifier='snapshot_netflix_current') %}
 
@@ -32,7 +35,7 @@ final as (
     {% if history is not none -%}
     cross join watermark
     where watermark.newest_version_at is null
-        or titles.updated_at >= watermark.newest_version_at
+        or titles.updated_at > watermark.newest_version_at
     {%- endif %}
 
 )

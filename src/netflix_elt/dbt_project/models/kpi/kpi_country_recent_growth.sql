@@ -3,9 +3,13 @@
 
 with
 
+-- Read twice below: only the two columns needed (DuckDB materializes a CTE read twice).
 titles as (
 
-    select * from {{ ref('analytics_netflix_current') }}
+    select
+        show_id,
+        release_year,
+    from {{ ref('analytics_netflix_current') }}
     where not is_deleted
 
 ),
@@ -32,15 +36,26 @@ recent as (
 
 ),
 
-counted as (
+-- One row per (country, title): count(*) on distinct pairs spills to disk when memory is
+-- short, where count(distinct ...) runs out of it.
+recent_countries as (
 
-    select
+    select distinct
         countries.value as country,
-        count(distinct countries.show_id) as total_titles_recent,
+        countries.show_id,
     from countries
     inner join recent
         on countries.show_id = recent.show_id
-    group by countries.value
+
+),
+
+counted as (
+
+    select
+        country,
+        count(*) as total_titles_recent,
+    from recent_countries
+    group by country
 
 ),
 

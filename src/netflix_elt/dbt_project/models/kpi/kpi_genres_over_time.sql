@@ -13,16 +13,28 @@ genres as (
 
 ),
 
-final as (
+-- One row per (year, genre, title): count(*) on distinct rows spills to disk when memory is
+-- short, where count(distinct ...) runs out of it.
+title_genres as (
 
-    select
+    select distinct
         titles.release_year,
         genres.value as genre,
-        count(distinct titles.show_id) as total_titles,
+        titles.show_id,
     from genres
     inner join titles
         on genres.show_id = titles.show_id
-    group by titles.release_year, genres.value
+
+),
+
+final as (
+
+    select
+        release_year,
+        genre,
+        count(*) as total_titles,
+    from title_genres
+    group by release_year, genre
 
 )
 

@@ -8,13 +8,24 @@ countries as (
 
 ),
 
+-- One row per (country, title): count(*) on distinct pairs spills to disk when memory is short,
+-- where count(distinct ...) runs out of it.
+title_countrys as (
+
+    select distinct
+        value as country,
+        show_id,
+    from countries
+
+),
+
 counted as (
 
     select
-        value as country,
-        count(distinct show_id) as total_titles,
-    from countries
-    group by value
+        country,
+        count(*) as total_titles,
+    from title_countrys
+    group by country
 
 ),
 

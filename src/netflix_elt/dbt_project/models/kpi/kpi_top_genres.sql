@@ -8,13 +8,24 @@ genres as (
 
 ),
 
+-- One row per (genre, title): count(*) on distinct pairs spills to disk when memory is short,
+-- where count(distinct ...) runs out of it.
+title_genres as (
+
+    select distinct
+        value as genre,
+        show_id,
+    from genres
+
+),
+
 counted as (
 
     select
-        value as genre,
-        count(distinct show_id) as total_titles,
-    from genres
-    group by value
+        genre,
+        count(*) as total_titles,
+    from title_genres
+    group by genre
 
 ),
 

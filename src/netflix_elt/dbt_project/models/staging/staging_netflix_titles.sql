@@ -8,6 +8,18 @@ raw_titles as (
 
 ),
 
+-- The same source, narrow, to find repeated keys without sorting whole rows (a CTE read twice
+-- is materialized whole by DuckDB, so the keys get their own import).
+raw_keys as (
+
+    select
+        _batch_id,
+        show_id,
+        _source_row_number,
+    from {{ source('netflix', 'raw_netflix_titles') }}
+
+),
+
 batches as (
 
     select * from {{ source('netflix', 'etl_batches') }}
@@ -20,6 +32,29 @@ batch_rows as (
     select *
     from raw_titles
     where _batch_id = {{ netflix_batch_id('batches') }}
+
+),
+
+batch_keys as (
+
+    select
+        nullif(trim(show_id), '') as show_id,
+        _source_row_number as source_row_number,
+    from raw_keys
+    where _batch_id = {{ netflix_batch_id('batches') }}
+
+),
+
+-- show_ids the drop lists more than once, with the row that wins: the last occurrence.
+repeated_keys as (
+
+    select
+        show_id,
+        max(source_row_number) as last_row_number,
+    from batch_keys
+    where show_id is not null
+    group by show_id
+    having count(*) > 1
 
 ),
 
@@ -105,12 +140,14 @@ enriched as (
 
 -- A drop may list a show_id twice: the last occurrence wins. Rows without a key are kept (and
 -- fail the not_null test) rather than silently dropped.
-ranked as (
+deduplicated as (
 
-    select
-        *,
-        row_number() over (partition by show_id order by source_row_number desc) as occurrence,
+    select enriched.*
     from enriched
+    left join repeated_keys
+        on enriched.show_id = repeated_keys.show_id
+    where repeated_keys.show_id is null
+        or enriched.source_row_number = repeated_keys.last_row_number
 
 ),
 
@@ -144,8 +181,7 @@ final as (
         batch_id,
         source_row_number,
         ingested_at,
-    from ranked
-    where occurrence = 1 or show_id is null
+    from deduplicated
 
 )
 
