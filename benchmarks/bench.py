@@ -99,6 +99,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 1_000_000)))
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--work", type=Path, default=HERE / "work")
+    ap.add_argument("--keep", action="store_true", help="keep the drops and homes (to profile them)")
+    ap.add_argument(
+        "--memory-limit",
+        default=os.environ.get("BENCH_MEMORY_LIMIT") or None,
+        help="NETFLIX_ELT_MEMORY_LIMIT for the pipeline's steps (default: the pipeline's own default)",
+    )
     args = ap.parse_args()
     n = args.rows
     work = args.work / str(n)
@@ -137,12 +143,17 @@ def main() -> None:
     steps["duckdb_merge"] = merge_baseline(base, nxt, work)
 
     h_ingest, h_run, h_sample = work / "home_ingest", work / "home_run", work / "home_sample"
-    steps["ingest"] = measure([*CLI, "--home", str(h_ingest), "-q", "ingest", str(base)])
-    steps["full_run"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(base)])
-    steps["incremental_run"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(nxt)])
+    env = {"NETFLIX_ELT_MEMORY_LIMIT": args.memory_limit} if args.memory_limit else {}
+    steps["ingest"] = measure([*CLI, "--home", str(h_ingest), "-q", "ingest", str(base)], env)
+    steps["full_run"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(base)], env)
+    steps["incremental_run"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(nxt)], env)
     got = cdc_counts(h_run)
-    steps["noop_rerun"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(nxt)])
-    steps["sample_cold_run"] = measure([*CLI, "--home", str(h_sample), "-q", "run"])
+    steps["noop_rerun"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(nxt)], env)
+    # A new process on a fresh home: with the parsed dbt manifest in the user's cache (any earlier
+    # run on this machine), and without it (the very first run on a machine parses the project).
+    steps["sample_cold_run"] = measure([*CLI, "--home", str(h_sample), "-q", "run"], env)
+    first = {**env, "NETFLIX_ELT_CACHE_DIR": str(work / "empty_cache")}
+    steps["sample_first_run_on_machine"] = measure([*CLI, "--home", str(work / "home_first"), "-q", "run"], first)
 
     want = {k: expected[k] for k in ("inserted", "updated", "unchanged", "deleted", "revived")}
     for s in ("ingest", "full_run", "incremental_run"):
@@ -153,7 +164,8 @@ def main() -> None:
         "incremental_vs_duckdb_merge": round(steps["incremental_run"]["seconds"] / steps["duckdb_merge"]["seconds"], 2),
         "full_run_seconds_per_million_rows": round(steps["full_run"]["seconds"] / n * 1e6, 3),
     }
-    previous = RESULTS / "rows_1000000.json"
+    suffix = f"_mem{args.memory_limit}" if args.memory_limit else ""
+    previous = RESULTS / f"rows_1000000{suffix}.json"  # same memory setting
     if n > 1_000_000 and previous.is_file():
         small = json.loads(previous.read_text())
         per_row_small = small["steps"]["full_run"]["seconds"] / small["rows"]
@@ -168,6 +180,7 @@ def main() -> None:
             "duckdb": duckdb.__version__,
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "memory_limit": args.memory_limit or "pipeline default",
         "generate": gen,
         "steps": steps,
         "ratios": ratios,
@@ -176,7 +189,7 @@ def main() -> None:
         "cdc_reported": got,
     }
     RESULTS.mkdir(exist_ok=True)
-    for name in ("latest.json", f"rows_{n}.json"):
+    for name in ("latest.json", f"rows_{n}{suffix}.json"):
         (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
 
     print(f"{'step':<18} {'seconds':>9} {'rows/s':>11} {'peak RSS MB':>12}")
@@ -185,7 +198,8 @@ def main() -> None:
     for k, v in ratios.items():
         print(f"{k:<36} {v}")
     print(f"cdc expected {want}\ncdc reported {got}")
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     if got != want:
         raise SystemExit("bench FAILED: the pipeline's CDC counts differ from the generator's expected counts")
 
