@@ -7,7 +7,8 @@
 
 with
 
--- Both are read twice: only the columns needed (DuckDB materializes a CTE read twice).
+-- Each CTE is read once: DuckDB materializes a CTE read twice, and at 10M titles the bridge
+-- holds ~70M rows.
 titles as (
 
     select
@@ -22,9 +23,25 @@ bridge as (
 
     select
         show_id,
-        position,
         updated_at,
     from {{ model }}
+
+),
+
+newest_title as (
+
+    select max(updated_at) as updated_at
+    from {{ current }}
+
+),
+
+bridge_of_newest_titles as (
+
+    select
+        show_id,
+        position,
+    from {{ model }}
+    where updated_at = (select updated_at from newest_title)
 
 ),
 
@@ -40,20 +57,10 @@ stale as (
 
 ),
 
-latest_rows as (
-
-    select
-        bridge.show_id,
-        bridge.position,
-    from bridge
-    where bridge.updated_at = (select max(updated_at) from titles)
-
-),
-
 duplicated as (
 
     select show_id
-    from latest_rows
+    from bridge_of_newest_titles
     group by show_id, position
     having count(*) > 1
 

@@ -18,21 +18,13 @@ current_titles as (
 
 ),
 
-{% if is_incremental() -%}
-changed_titles as (
-
-    {{ bridge_changed_titles(ref('analytics_netflix_current')) }}
-
-),
-
-{% endif -%}
 titles as (
 
     select *
     from current_titles
     where not is_deleted
     {%- if is_incremental() %}
-        and show_id in (select show_id from changed_titles)
+        and {{ bridge_changed_filter() }}
     {%- endif %}
 
 ),
