@@ -165,11 +165,13 @@ def main() -> None:
         "full_run_seconds_per_million_rows": round(steps["full_run"]["seconds"] / n * 1e6, 3),
     }
     suffix = f"_mem{args.memory_limit}" if args.memory_limit else ""
-    previous = RESULTS / f"rows_1000000{suffix}.json"  # same memory setting
+    previous = RESULTS / "rows_1000000.json"  # the default settings' 1M run
     if n > 1_000_000 and previous.is_file():
         small = json.loads(previous.read_text())
         per_row_small = small["steps"]["full_run"]["seconds"] / small["rows"]
         ratios["per_row_cost_vs_1m"] = round(steps["full_run"]["seconds"] / n / per_row_small, 2)
+        per_row_small = small["steps"]["incremental_run"]["seconds"] / small["rows"]
+        ratios["incremental_per_row_cost_vs_1m"] = round(steps["incremental_run"]["seconds"] / n / per_row_small, 2)
     peak = max(s.get("peak_rss_mb", 0) for k, s in steps.items() if k not in ("duckdb_copy", "duckdb_merge"))
     result = {
         "rows": n,
