@@ -98,12 +98,51 @@ def cli(ctx: click.Context, home: Path | None, debug: bool, quiet: bool, log_for
     configure_logging(resolved.logs_dir, quiet=quiet, debug=debug, json_lines=log_format == "json")
 
 
-def _ingest_options(mapping: Path | None, force: bool, max_reject_ratio: float, mode: str) -> Any:
-    from netflix_elt.ingest import IngestOptions
+def _ingest_options(
+    mapping: Path | None,
+    force: bool,
+    max_reject_ratio: float,
+    mode: str,
+    as_of: str | None = None,
+    accept_key_changes: bool = False,
+    accept_deletes: bool = False,
+) -> Any:
+    from netflix_elt.ingest import IngestOptions, parse_as_of
     from netflix_elt.mapping import load_mapping_file
 
     overrides = load_mapping_file(mapping) if mapping else {}
-    return IngestOptions(mapping_overrides=overrides, force=force, max_reject_ratio=max_reject_ratio, mode=mode)
+    return IngestOptions(
+        mapping_overrides=overrides,
+        force=force,
+        max_reject_ratio=max_reject_ratio,
+        mode=mode,
+        as_of=parse_as_of(as_of) if as_of else None,
+        accept_key_changes=accept_key_changes,
+        accept_deletes=accept_deletes,
+    )
+
+
+def _as_of_opt(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--as-of",
+        metavar="DATE",
+        help="The catalog date the drop stands for (YYYY-MM-DD or an ISO-8601 time, UTC): places it in "
+        "history at that date, before newer drops if need be. Default: the drop is the newest. In an "
+        "inbox, a date in the file name (netflix_titles_2021-09-25.csv) does the same.",
+    )(fn)
+
+
+def _accept_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--accept-deletes",
+        is_flag=True,
+        help="Apply these drops even if the mass-deletion guard finds they delete too many titles.",
+    )(fn)
+    return click.option(
+        "--accept-key-changes",
+        is_flag=True,
+        help="Apply these drops even if the key-remap guard finds their show_ids renumbered.",
+    )(fn)
 
 
 _mapping_opt = click.option(
@@ -159,17 +198,31 @@ def _echo_batch(b: Any, home: Home) -> None:
 @_force_opt
 @_ratio_opt
 @_mode_opt
+@_as_of_opt
+@_accept_opts
 @click.pass_obj
 @_guard
 def ingest(
-    state: _Ctx, files: tuple[Path, ...], mapping: Path | None, force: bool, max_reject_ratio: float, mode: str
+    state: _Ctx,
+    files: tuple[Path, ...],
+    mapping: Path | None,
+    force: bool,
+    max_reject_ratio: float,
+    mode: str,
+    as_of: str | None,
+    accept_key_changes: bool,
+    accept_deletes: bool,
 ) -> int:
     """Ingest catalog drops (CSV, CSV.GZ) into the raw layer and the warehouse, in the order given."""
     from netflix_elt.ingest import ingest_file
+    from netflix_elt.rebuild import refuse_fresh_start
     from netflix_elt.warehouse import connect
 
-    options = _ingest_options(mapping, force, max_reject_ratio, mode)
+    if as_of and len(files) > 1:
+        raise click.UsageError("--as-of names one drop; ingest the files one at a time")
+    options = _ingest_options(mapping, force, max_reject_ratio, mode, as_of, accept_key_changes, accept_deletes)
     home = state.home.ensure()
+    refuse_fresh_start(home)
     worst = EXIT_OK
     con = connect(home)
     try:
@@ -263,17 +316,22 @@ def _monitor_thresholds(fn: Callable[..., Any]) -> Callable[..., Any]:
 @_force_opt
 @_ratio_opt
 @_mode_opt
-@click.option(
-    "--accept-key-changes",
-    is_flag=True,
-    help="Apply a drop even if the key-remap guard finds its show_ids renumbered.",
-)
+@_as_of_opt
+@_accept_opts
 @click.option(
     "--key-change-threshold",
     type=click.FloatRange(0, 1),
     default=0.20,
     show_default=True,
     help="Key-remap guard: refuse a drop when more than this share of matched show_ids changed title.",
+)
+@click.option(
+    "--max-delete-ratio",
+    type=click.FloatRange(0, 1),
+    default=0.10,
+    show_default=True,
+    help="Mass-deletion guard: refuse a snapshot drop that deletes more than this share of the active "
+    "titles, or lists that share fewer titles.",
 )
 @_strict_opt
 @_lock_opt
@@ -288,8 +346,11 @@ def run(
     force: bool,
     max_reject_ratio: float,
     mode: str,
+    as_of: str | None,
     accept_key_changes: bool,
+    accept_deletes: bool,
     key_change_threshold: float,
+    max_delete_ratio: float,
     strict: bool,
     lock_timeout: float,
     freshness_warn_hours: float,
@@ -308,8 +369,12 @@ def run(
     if inbox is not None and sources:
         raise click.UsageError("give --source or --inbox, not both")
     started = time.monotonic()
-    options = _ingest_options(mapping, force, max_reject_ratio, mode)
-    topts = TransformOptions(accept_key_changes=accept_key_changes, key_change_threshold=key_change_threshold)
+    if inbox is not None and as_of:
+        raise click.UsageError("--as-of names one drop: with --inbox, put the date in each file's name")
+    if as_of and len(sources) > 1:
+        raise click.UsageError("--as-of names one drop; give one --source with it")
+    options = _ingest_options(mapping, force, max_reject_ratio, mode, as_of, accept_key_changes, accept_deletes)
+    topts = TransformOptions(key_change_threshold=key_change_threshold, max_delete_ratio=max_delete_ratio)
     mopts = _monitor_options(strict, freshness_warn_hours, freshness_fail_hours, volume_change, null_rate_jump)
     if not state.quiet:
         click.echo(f"netflix-elt {__version__}: home {state.home.root}")
@@ -565,6 +630,61 @@ def dashboard(state: _Ctx) -> int:
     with shared_lock(state.home):  # waits for a run that is writing the warehouse
         path = build_dashboard(state.home)
     click.echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
+    return EXIT_OK
+
+
+@cli.command()
+@_lock_opt
+@click.pass_obj
+@_guard
+def verify(state: _Ctx, lock_timeout: float) -> int:
+    """Read the raw layer back against the ledger and the warehouse (read-only).
+
+    Each succeeded batch's raw Parquet file must exist, match the sha256 and row count in the
+    ledger and have its manifest; no raw file may be unknown to the ledger; raw_netflix_titles must
+    hold exactly each batch's rows. Exit codes: 0 all verified, 1 a problem (each named on a line).
+    """
+    from contextlib import nullcontext
+
+    from netflix_elt.lock import shared_lock
+    from netflix_elt.rebuild import verify as verify_home
+
+    # Wait for a run that writes the warehouse; a home that never ran has no lock file to create.
+    guard = shared_lock(state.home, lock_timeout) if state.home.lock_file.exists() else nullcontext()
+    with guard:
+        report = verify_home(state.home)
+    for p in report.problems:
+        click.echo(f"problem: {p.line()}")
+    if report.problems:
+        click.echo(f"verify: {len(report.problems)} problem(s) in {report.batches} batch(es)", err=True)
+        return EXIT_FAIL
+    click.echo(f"verify: {report.batches} batch(es) verified: raw files, manifests and warehouse agree")
+    return EXIT_OK
+
+
+@cli.command()
+@_lock_opt
+@click.pass_obj
+@_guard
+def rebuild(state: _Ctx, lock_timeout: float) -> int:
+    """Rebuild the warehouse from the raw layer, replaying every batch in as-of order.
+
+    Builds a new warehouse under tmp/rebuild/ (ledger from the old warehouse if it opens, else from
+    the manifests beside the raw files; every raw batch; the dbt project replayed batch by batch),
+    then swaps it in atomically, keeping the old file as netflix_dw.duckdb.before-rebuild. Works
+    when the warehouse is missing or corrupt. A rebuild that fails or is killed leaves the old
+    warehouse in place. Exit codes: 0 rebuilt, 1 a damaged raw layer or a failed replay.
+    """
+    from netflix_elt.pipeline import run_rebuild
+
+    result = run_rebuild(state.home, lock_timeout=lock_timeout)
+    if not state.quiet:
+        click.echo(
+            f"rebuild: {result.replayed} batch(es) replayed ({result.refused} refused by a guard, as before) "
+            f"from the raw layer (ledger from the {result.ledger_from}) in {result.seconds:.1f}s"
+        )
+        if result.backup is not None:
+            click.echo(f"         the previous warehouse is kept as {result.backup.name}")
     return EXIT_OK
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 HOME_ENV = "NETFLIX_ELT_HOME"
@@ -13,6 +13,8 @@ WAREHOUSE_FILE = "netflix_dw.duckdb"
 @dataclass(frozen=True)
 class Home:
     root: Path
+    # Another warehouse file for this home (`rebuild` builds a new one beside the live one).
+    warehouse_path: Path | None = None
 
     @classmethod
     def resolve(cls, explicit: str | os.PathLike[str] | None = None) -> Home:
@@ -22,7 +24,16 @@ class Home:
 
     @property
     def warehouse(self) -> Path:
-        return self.root / WAREHOUSE_FILE
+        return self.warehouse_path or self.root / WAREHOUSE_FILE
+
+    def with_warehouse(self, path: Path) -> Home:
+        """The same home reading and writing another warehouse file (the raw layer stays shared)."""
+        return replace(self, warehouse_path=path)
+
+    @property
+    def rebuild_dir(self) -> Path:
+        """Where `rebuild` builds the new warehouse before swapping it in (same file system)."""
+        return self.root / "tmp" / "rebuild"
 
     @property
     def raw_dir(self) -> Path:

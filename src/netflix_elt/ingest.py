@@ -1,8 +1,12 @@
 """Ingesting a drop: CSV -> immutable raw Parquet -> `raw_netflix_titles`, with a ledger row.
 
-A drop already loaded is skipped before it is parsed: first by its resolved path, size and
-modification time (recorded in the ledger; the file is not read at all), else by the sha256 of its
-bytes (a copy under another name, or a touched file, is still recognised by its content).
+A drop is skipped only when its content was loaded before: its sha256. The hash is skipped only
+for a file whose resolved path, size, mtime, inode and inode change time all equal those recorded
+when that content was loaded (the ctime is stamped by the kernel on every write and no copying tool
+can set it, so a same-size edit copied with a preserved mtime is always hashed and loaded).
+
+Every batch gets the next `batch_seq` and an `as_of` (see warehouse.assign_sequence): everything
+downstream orders and watermarks batches by these, never by the wall clock.
 
 The CSV is parsed by DuckDB's reader in strict mode with every dialect setting explicit (the
 sniffer guesses wrong on the 2020 release's backslash-escaped quotes). The reader also validates
@@ -18,9 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,7 @@ from netflix_elt import faults
 from netflix_elt.errors import BatchRejected, InputError, NetflixEltError, PipelineError
 from netflix_elt.home import Home
 from netflix_elt.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ColumnMapping, resolve_mapping
+from netflix_elt.rawlayer import file_sha256, ledger_record, manifest_path, write_manifest
 from netflix_elt.source import (
     PreparedSource,
     SourceInfo,
@@ -45,6 +51,7 @@ from netflix_elt.source import (
 from netflix_elt.warehouse import (
     LEDGER_TABLE,
     RAW_TABLE,
+    assign_sequence,
     fetch_dicts,
     recover_interrupted,
     scratch,
@@ -66,6 +73,11 @@ class IngestOptions:
     force: bool = False
     max_reject_ratio: float = 0.01
     mode: str = "snapshot"
+    # The catalog's date (`--as-of`): places the drop in history; None = the newest drop.
+    as_of: datetime | None = None
+    # Per-drop overrides of the guards, recorded on the batch's ledger row.
+    accept_key_changes: bool = False
+    accept_deletes: bool = False
 
 
 @dataclass
@@ -87,6 +99,9 @@ class BatchResult:
     message: str = ""
     seconds: float = 0.0
     stat: SourceStat | None = None
+    batch_seq: int | None = None
+    as_of: datetime | None = None
+    raw_sha256: str | None = None
 
 
 class _NotUtf8(Exception):
@@ -104,6 +119,29 @@ class _Parsed:
     records: int  # records DuckDB returned, repeated headers included
     rejected_lines: int
     rejects_table: str | None
+
+
+_NAME_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+def parse_as_of(text: str) -> datetime:
+    """`--as-of`: a date (midnight UTC) or an ISO-8601 time (UTC unless it names its offset)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"--as-of {text!r}: not a date; use YYYY-MM-DD (or an ISO-8601 time)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def as_of_from_name(path: Path) -> datetime | None:
+    """The catalog date an inbox drop carries in its name (`netflix_titles_2021-09-25.csv`), if any."""
+    match = _NAME_DATE.search(path.name)
+    if not match:
+        return None
+    try:
+        return datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def ingest_file(
@@ -142,12 +180,13 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
     if not options.force and stat.mtime_ns is not None:
         same = con.execute(
             f"select batch_id, source_sha256 from {LEDGER_TABLE} where status = 'succeeded' and "
-            "source_realpath = ? and source_bytes = ? and source_mtime_ns = ? order by started_at limit 1",
-            [stat.realpath, stat.size, stat.mtime_ns],
+            "source_realpath = ? and source_bytes = ? and source_mtime_ns = ? and source_ctime_ns = ? "
+            "and source_inode = ? order by batch_seq limit 1",
+            [stat.realpath, stat.size, stat.mtime_ns, stat.ctime_ns, stat.inode],
         ).fetchone()
         if same:
             log.info(
-                "%s: already loaded as batch %s (matched by path, size and mtime); skipped",
+                "%s: already loaded as batch %s (same file, unchanged since: path, size, mtime, inode, ctime); skipped",
                 one_line(path.name),
                 same[0],
             )
@@ -156,7 +195,8 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
                 status="skipped",
                 batch_id=same[0],
                 sha256=same[1],
-                message=f"already loaded as batch {same[0]} (same path, size and mtime); use --force to load it again",
+                message=f"already loaded as batch {same[0]} (the same file, unchanged since); "
+                "use --force to load it again",
                 seconds=time.monotonic() - started,
                 stat=stat,
             )
@@ -165,7 +205,7 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
     if not options.force:
         prior = con.execute(
             f"select batch_id, source_path, source_realpath, source_bytes from {LEDGER_TABLE} "
-            "where source_sha256 = ? and status = 'succeeded' order by started_at limit 1",
+            "where source_sha256 = ? and status = 'succeeded' order by batch_seq limit 1",
             [info.sha256],
         ).fetchone()
         if prior:
@@ -182,12 +222,17 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
             )
 
     started_at = utcnow()
+    seq, as_of = assign_sequence(con, options.as_of, started_at)
     batch_id = f"{started_at:%Y%m%dT%H%M%S%f}Z_{info.sha256[:8]}"
+    if con.execute(f"select 1 from {LEDGER_TABLE} where batch_id = ?", [batch_id]).fetchone():
+        batch_id = f"{batch_id}_{seq}"  # a frozen or stepped-back clock, the same content forced again
     result = BatchResult(source=path, status="running", batch_id=batch_id, sha256=info.sha256, stat=stat)
+    result.batch_seq, result.as_of = seq, as_of
     con.execute(
         f"insert into {LEDGER_TABLE} (batch_id, source_path, source_sha256, source_bytes, compression, "
-        "encoding, mode, started_at, status, source_realpath, source_mtime_ns) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+        "encoding, mode, started_at, status, source_realpath, source_mtime_ns, source_ctime_ns, source_inode, "
+        "batch_seq, as_of, as_of_explicit, accept_key_changes, accept_deletes) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             batch_id,
             str(path),
@@ -199,6 +244,13 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
             started_at,
             stat.realpath,
             stat.mtime_ns,
+            stat.ctime_ns,
+            stat.inode,
+            seq,
+            as_of,
+            options.as_of is not None,
+            options.accept_key_changes,
+            options.accept_deletes,
         ],
     )
     log.info("%s: batch %s started (%s bytes, %s)", one_line(path.name), batch_id, f"{info.size:,}", info.encoding)
@@ -221,8 +273,13 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
         result.status, result.message = status, message
         if result.raw_path is not None:
             result.raw_path.unlink(missing_ok=True)
+            manifest_path(result.raw_path).unlink(missing_ok=True)
             result.raw_path = None
-        _finish_ledger(con, result, status)
+        try:
+            _finish_ledger(con, result, status)
+        except duckdb.Error as ledger_exc:  # e.g. the disk is full: the row stays 'running' and
+            # the next run marks it failed; the original error is the one to report
+            log.warning("batch %s: could not record its %s status (%s)", batch_id, status, ledger_exc)
         log.error("%s: batch %s %s: %s", one_line(path.name), batch_id, status, message, extra={"console": False})
         raise
     finally:
@@ -256,8 +313,9 @@ def _remember_stat(con: duckdb.DuckDBPyConnection, prior: tuple[Any, ...], stat:
     if realpath != stat.realpath:
         return
     con.execute(
-        f"update {LEDGER_TABLE} set source_realpath = ?, source_mtime_ns = ? where batch_id = ?",
-        [stat.realpath, stat.mtime_ns, batch_id],
+        f"update {LEDGER_TABLE} set source_realpath = ?, source_mtime_ns = ?, source_ctime_ns = ?, "
+        "source_inode = ? where batch_id = ?",
+        [stat.realpath, stat.mtime_ns, stat.ctime_ns, stat.inode, batch_id],
     )
 
 
@@ -338,8 +396,12 @@ def _load(
                 "to the raw Parquet file); batch rolled back"
             )
         faults.checkpoint("after_raw_write")
+        result.raw_sha256 = file_sha256(tmp)
         # Record the final name before publishing it, so a crash after the link is recoverable.
-        con.execute(f"update {LEDGER_TABLE} set raw_path = ? where batch_id = ?", [rel, batch_id])
+        con.execute(
+            f"update {LEDGER_TABLE} set raw_path = ?, raw_sha256 = ?, raw_bytes = ? where batch_id = ?",
+            [rel, result.raw_sha256, tmp.stat().st_size, batch_id],
+        )
         try:
             os.link(tmp, final)  # atomic, and never replaces an existing raw file
         except FileExistsError:
@@ -349,30 +411,37 @@ def _load(
     result.raw_path = final
     faults.checkpoint("after_raw_publish")
 
-    with transaction(con):
-        # The raw rows carry their file order in _source_row_number, so the append need not keep
-        # it: DuckDB then writes compressed row groups straight away instead of at the checkpoint.
-        con.execute("set preserve_insertion_order = false")
-        try:
+    # The raw rows carry their file order in _source_row_number, so the append need not keep it:
+    # DuckDB then writes compressed row groups straight away instead of at the checkpoint. Set and
+    # reset outside the transaction: a statement inside an aborted one would mask its cause.
+    con.execute("set preserve_insertion_order = false")
+    try:
+        with transaction(con):
             appended = _scalar(
                 con,
                 f"insert into {RAW_TABLE} by name select * from read_parquet(?, hive_partitioning = false)",
                 [str(final)],
             )
-        finally:
+            faults.checkpoint("after_raw_insert")
+            parquet_rows = _scalar(con, "select count(*) from read_parquet(?, hive_partitioning = false)", [str(final)])
+            expected = result.rows_read - result.rows_quarantined
+            if not (parquet_rows == appended == result.rows_loaded == expected):
+                raise PipelineError(
+                    f"{path}: row counts disagree (read {result.rows_read} - quarantined "
+                    f"{result.rows_quarantined} = {expected}, parquet {parquet_rows}, appended {appended}); "
+                    "batch rolled back"
+                )
+            result.status = "succeeded"
+            _finish_ledger(con, result, "succeeded")
+            # The ledger row travels with the raw layer: written before the commit, so a batch that
+            # committed always has it (one that did not is cleaned up by recover_interrupted).
+            write_manifest(final, ledger_record(con, batch_id or ""))
+            faults.checkpoint("before_commit")
+    finally:
+        try:
             con.execute("reset preserve_insertion_order")
-        faults.checkpoint("after_raw_insert")
-        parquet_rows = _scalar(con, "select count(*) from read_parquet(?, hive_partitioning = false)", [str(final)])
-        expected = result.rows_read - result.rows_quarantined
-        if not (parquet_rows == appended == result.rows_loaded == expected):
-            raise PipelineError(
-                f"{path}: row counts disagree (read {result.rows_read} - quarantined "
-                f"{result.rows_quarantined} = {expected}, parquet {parquet_rows}, appended {appended}); "
-                "batch rolled back"
-            )
-        result.status = "succeeded"
-        _finish_ledger(con, result, "succeeded")
-        faults.checkpoint("before_commit")
+        except duckdb.Error:  # the connection itself is gone; the original error says why
+            log.debug("could not reset preserve_insertion_order", exc_info=True)
 
 
 def _finish_ledger(con: duckdb.DuckDBPyConnection, result: BatchResult, status: str) -> None:
@@ -380,7 +449,8 @@ def _finish_ledger(con: duckdb.DuckDBPyConnection, result: BatchResult, status: 
         f"update {LEDGER_TABLE} set status = ?, message = ?, finished_at = ?, encoding = coalesce(?, encoding), "
         "delimiter = ?, quote = ?, escape = ?, column_mapping = ?, rows_read = ?, rows_loaded = ?, "
         "rows_quarantined = ?, quarantine_path = ?, warnings = ?, "
-        "raw_path = case when ? then raw_path end, source_mtime_ns = ? where batch_id = ?",
+        "raw_path = case when ? then raw_path end, raw_sha256 = case when ? then raw_sha256 end, "
+        "raw_bytes = case when ? then raw_bytes end, source_mtime_ns = ? where batch_id = ?",
         [
             status,
             result.message or None,
@@ -395,6 +465,8 @@ def _finish_ledger(con: duckdb.DuckDBPyConnection, result: BatchResult, status: 
             result.rows_quarantined,
             str(result.quarantine_path) if result.quarantine_path else None,
             json.dumps(result.warnings),
+            status == "succeeded",
+            status == "succeeded",
             status == "succeeded",
             _trusted_mtime(result),
             result.batch_id,

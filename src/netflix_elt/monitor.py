@@ -233,16 +233,25 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
 
 
 def latest_batches(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | None]:
-    """The latest successfully transformed batch and the one before it."""
+    """The latest successfully transformed batch and the one before it, in as-of order (the
+    sequence breaks ties): what the current table reflects, never decided by the wall clock."""
     rows = con.execute(
         f"select t.batch_id from {TRANSFORMS_TABLE} t join {LEDGER_TABLE} b using (batch_id) "
-        "where t.status = 'succeeded' group by t.batch_id order by max(b.started_at) desc limit 2"
+        "where t.status = 'succeeded' group by t.batch_id order by max(b.as_of) desc, max(b.batch_seq) desc limit 2"
     ).fetchall()
     return (rows[0][0] if rows else None, rows[1][0] if len(rows) > 1 else None)
 
 
 def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, o: MonitorOptions) -> list[CheckResult]:
-    return freshness(_one(con, f"select max(finished_at) from {LEDGER_TABLE} where status = 'succeeded'"), now, o)
+    # The newest arrival by sequence: after a clock that ran ahead, max(finished_at) would stay
+    # in the future for as long as the clock was off.
+    latest = _one(
+        con, f"select finished_at from {LEDGER_TABLE} where status = 'succeeded' order by batch_seq desc limit 1"
+    )
+    return freshness(latest, now, o)
+
+
+FUTURE_TOLERANCE_HOURS = 5 / 60  # clocks of one host agree within minutes; more is a step
 
 
 def freshness(latest: datetime | None, now: datetime, o: MonitorOptions) -> list[CheckResult]:
@@ -251,6 +260,19 @@ def freshness(latest: datetime | None, now: datetime, o: MonitorOptions) -> list
     if latest is None:
         return [CheckResult("freshness", LEDGER_TABLE, "fail", "fail", "no successful ingestion", threshold)]
     hours = (now - latest).total_seconds() / 3600
+    if hours < -FUTURE_TOLERANCE_HOURS:
+        # The clock stepped back since (or stood ahead then): the age is unknown, not negative.
+        return [
+            CheckResult(
+                "freshness",
+                LEDGER_TABLE,
+                "warn",
+                "warn",
+                f"latest ingestion {latest.isoformat()} lies {-hours:.1f}h in the future: the clock stepped back, "
+                "or was ahead when it ran",
+                threshold,
+            )
+        ]
     if hours > o.freshness_fail_hours:
         severity, status = "fail", "fail"
     elif hours > o.freshness_warn_hours:
@@ -463,7 +485,7 @@ def _key_remap(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
     row = con.execute(
         f"select t.batch_id, t.status, t.key_change_share from {TRANSFORMS_TABLE} t "
         f"join {LEDGER_TABLE} b using (batch_id) where t.status in ('succeeded', 'refused') "
-        "order by b.started_at desc, t.started_at desc limit 1"
+        "order by b.as_of desc, b.batch_seq desc, t.started_at desc limit 1"
     ).fetchone()
     if row is None:
         return [CheckResult("key_remap_guard", CURRENT, "fail", "skip", "no batch checked", "<= threshold")]

@@ -5,19 +5,28 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from netflix_elt import faults, logs
 from netflix_elt.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.home import Home
-from netflix_elt.ingest import BatchResult, IngestOptions, ingest_file
+from netflix_elt.ingest import BatchResult, IngestOptions, as_of_from_name, ingest_file
 from netflix_elt.lock import DEFAULT_TIMEOUT, run_lock
 from netflix_elt.monitor import MonitorOptions, MonitorReport, latest_batches, run_checks
+from netflix_elt.rebuild import check_batches, rebuild, refuse_fresh_start
 from netflix_elt.sample import sample_path
 from netflix_elt.status import publish_state
-from netflix_elt.transform import KeyRemapRefused, TransformOptions, TransformResult, transform_pending
+from netflix_elt.transform import (
+    BatchRefused,
+    TransformOptions,
+    TransformResult,
+    late_batches,
+    pending_batches,
+    transform_pending,
+)
 from netflix_elt.warehouse import RUNS_TABLE, TRANSFORMS_TABLE, connect, utcnow
 
 log = logging.getLogger(__name__)
@@ -83,12 +92,13 @@ def run_pipeline(
     started_at = utcnow()
     status, message = "failed", ""
     with logs.run_context(result.run_id), run_lock(home, result.run_id, lock_timeout):
+        refuse_fresh_start(home)
         _close_interrupted(home)
         _record_run(home, result, "run", started_at, "running", "")  # so the dashboard lists this run
         try:
             log.info("run %s into %s", result.run_id, home.warehouse)
             with logs.step("transform"):
-                result.transforms += transform_pending(home, result.run_id, transform_options)
+                _transform(home, result, transform_options)
             if inbox is not None:
                 _process_inbox(home, inbox, result, options, transform_options)
             else:
@@ -108,7 +118,7 @@ def run_pipeline(
             faults.checkpoint("after_publish")
             status = "checks_failed" if result.report.failed else ("rejected" if result.rejected else "succeeded")
         except NetflixEltError as exc:
-            status = "refused" if isinstance(exc, KeyRemapRefused) else "failed"
+            status = "refused" if isinstance(exc, BatchRefused) else "failed"
             message = str(exc)
             raise
         except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C (errors.Interrupted)
@@ -159,6 +169,32 @@ def publish(home: Home) -> list[Path]:
     dashboard = build_dashboard(home)
     log.info("published exports/, lookml/ and %s", dashboard.relative_to(home.root))
     return [exports_dir(home), lookml_dir, dashboard]
+
+
+def run_rebuild(home: Home, *, lock_timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """`netflix-elt rebuild`: replay the raw layer into a new warehouse under the run lock, then
+    check and publish like a run."""
+    from netflix_elt.rebuild import rebuild
+
+    home.ensure()
+    result = RunResult(run_id=new_run_id())
+    started, started_at = time.monotonic(), utcnow()
+    with logs.run_context(result.run_id), run_lock(home, result.run_id, lock_timeout):
+        with logs.step("rebuild"):
+            rebuilt = rebuild(home, result.run_id)
+        result.transforms = rebuilt.transforms
+        status, message = "failed", ""
+        try:
+            with logs.step("monitor"):
+                result.report = run_checks(home, result.run_id, None, dbt_results=[], full=True)
+            with logs.step("publish"):
+                result.published = publish(home)
+            status = "checks_failed" if result.report.failed else "succeeded"
+        finally:
+            result.seconds = time.monotonic() - started
+            _record_run(home, result, "rebuild", started_at, status, message)
+            publish_state(home)
+    return rebuilt
 
 
 def run_monitor(
@@ -212,9 +248,34 @@ def _ingest_and_transform(
     result.batches.append(batch)
     faults.checkpoint("after_ingest")
     with logs.step("transform"):
-        result.transforms += transform_pending(home, result.run_id, transform_options)
+        _transform(home, result, transform_options)
     faults.checkpoint("after_transform")
     return batch
+
+
+def _transform(home: Home, result: RunResult, transform_options: TransformOptions | None) -> None:
+    """Transform the pending batches, after checking their raw files. A late batch (its as-of before
+    one already applied) cannot be applied on top: the raw layer is replayed in as-of order into a
+    new warehouse instead, which gives the state an in-order arrival gives."""
+    con = connect(home)
+    try:
+        pending = [p.batch_id for p in pending_batches(con)]
+        late = late_batches(con)
+    finally:
+        con.close()
+    check_batches(home, pending)
+    if not late:
+        result.transforms += transform_pending(home, result.run_id, transform_options)
+        return
+    log.info(
+        "transform: %d late batch(es) (as-of before a batch already applied): replaying the raw layer in as-of order",
+        len(late),
+    )
+    replay = rebuild(home, result.run_id, transform_options)
+    result.transforms += [t for t in replay.transforms if t.batch_id in pending]
+    refused = [e for e in replay.refusals if getattr(e, "batch_id", None) in pending]
+    if refused:
+        raise refused[0]
 
 
 def inbox_drops(inbox: Path) -> list[Path]:
@@ -247,7 +308,11 @@ def _process_inbox(
             if drop.is_symlink():
                 # A link could point anywhere (another user's file, a device): only files put in the inbox are read.
                 raise InputError(f"{drop}: is a symlink; put the file itself in the inbox")
-            _ingest_and_transform(home, drop, result, options, transform_options)
+            dated = as_of_from_name(drop)
+            drop_options = options or IngestOptions()
+            if dated is not None and drop_options.as_of is None:
+                drop_options = replace(drop_options, as_of=dated)
+            _ingest_and_transform(home, drop, result, drop_options, transform_options)
         except InputError as exc:
             moved = _move(drop, inbox / "rejected")
             _write_new(moved.with_name(moved.name + ".reason.txt"), f"{exc}\n")

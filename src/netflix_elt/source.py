@@ -13,7 +13,9 @@ validate_utf8=False)`): the result then has `utf8_verified` False, and the calle
 line's bytes are not validated), and fall back with `as_fallback` when it finds a bad byte.
 
 `stat_source` gives the identity a drop can be recognised by without reading it: its resolved
-path, size and modification time in nanoseconds.
+path, size, modification time, inode and the inode's change time (ctime) in nanoseconds. Copying
+tools preserve the mtime (`cp -p`, `rsync -a`, `tar`, `unzip`), but none can set the ctime: the
+kernel stamps it on every write, rename or chmod, so an edited file never matches.
 """
 
 from __future__ import annotations
@@ -75,11 +77,13 @@ class PreparedSource:
 @dataclass(frozen=True)
 class SourceStat:
     """What identifies a drop without reading it. `mtime_ns` is None when the file was modified
-    too recently (within RACY_WINDOW_NS of now) for its mtime to be trusted later."""
+    or changed too recently (within RACY_WINDOW_NS of now) for its stat to be trusted later."""
 
     realpath: str
     size: int
     mtime_ns: int | None
+    ctime_ns: int | None = None
+    inode: int | None = None
 
 
 def stat_source(path: Path) -> SourceStat:
@@ -87,9 +91,11 @@ def stat_source(path: Path) -> SourceStat:
     real = path.resolve()
     st = real.stat()
     mtime: int | None = st.st_mtime_ns
-    if time.time_ns() - st.st_mtime_ns < RACY_WINDOW_NS:
+    now = time.time_ns()
+    # abs(): a clock that stepped back must not make every file look settled long ago.
+    if abs(now - st.st_mtime_ns) < RACY_WINDOW_NS or abs(now - st.st_ctime_ns) < RACY_WINDOW_NS:
         mtime = None
-    return SourceStat(str(real), st.st_size, mtime)
+    return SourceStat(str(real), st.st_size, mtime, st.st_ctime_ns, st.st_ino)
 
 
 def check_path(path: Path) -> None:

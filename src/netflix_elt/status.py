@@ -93,7 +93,7 @@ def _read_warehouse(home: Home, limit: int, *, read_only: bool) -> dict[str, Any
         batches = fetch_dicts(
             con,
             f"select batch_id, status, source_path, encoding, delimiter, rows_read, rows_loaded, rows_quarantined, "
-            f"started_at, finished_at, message from {LEDGER_TABLE} order by started_at desc limit ?",
+            f"started_at, finished_at, message from {LEDGER_TABLE} order by batch_seq desc nulls first limit ?",
             [limit],
         )
         checks = latest_results(con)

@@ -1,9 +1,11 @@
-"""The transformation step: each newly loaded batch, in ingestion order, through the dbt project.
+"""The transformation step: each newly loaded batch, in as-of order, through the dbt project.
 
-Per batch, one `dbt build`: staging and its tests, among them the key-remap guard against the
-current table; then, only if they pass, the change set, the current table, its SCD2 snapshot, the
-bridges and the KPI tables (and their tests). The CDC counts come from what the batch applied, and are recorded in
-`etl_transforms` keyed by run and batch.
+Per batch, one `dbt build`: staging and its tests, among them the key-remap and mass-deletion
+guards against the current table; then, only if they pass, the change set, the current table, its
+SCD2 snapshot, the bridges and the KPI tables (and their tests). Batches are applied in as-of order
+(then sequence), never by the wall clock; a pending batch whose as-of lies before one already
+applied is *late*, and the caller replays the raw layer instead (see rebuild). The CDC counts
+come from what the batch applied, and are recorded in `etl_transforms` keyed by run and batch.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -19,6 +22,7 @@ from netflix_elt import faults
 from netflix_elt.dbt_runner import Dbt, DbtNodeResult, DbtOutcome
 from netflix_elt.errors import InputError, PipelineError
 from netflix_elt.home import Home
+from netflix_elt.source import one_line
 from netflix_elt.warehouse import (
     LEDGER_TABLE,
     MEMORY_LIMIT_ENV,
@@ -35,13 +39,27 @@ log = logging.getLogger(__name__)
 # they pass, the change set and everything downstream of it.
 SELECT = ["staging_netflix_batch", "staging_netflix_titles", "int_netflix_changes+"]
 GUARD_TEST = "assert_keys_not_renumbered"
+DELETE_GUARD_TEST = "assert_deletes_within_threshold"
 
 
 DEFAULT_KEY_CHANGE_THRESHOLD = 0.20  # as var('key_change_threshold') in dbt_project.yml
+DEFAULT_MAX_DELETE_RATIO = 0.10  # as var('max_delete_ratio')
 
 
-class KeyRemapRefused(InputError):
+class BatchRefused(InputError):
+    """A guard refused the batch before it touched current or history. Final for that batch."""
+
+    def __init__(self, message: str, batch_id: str | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+
+
+class KeyRemapRefused(BatchRefused):
     """The drop renumbered its keys: too many matched show_ids changed title."""
+
+
+class DeletesRefused(BatchRefused):
+    """The snapshot drop would delete too many active titles, or lists too few (truncated?)."""
 
 
 class TransformFailed(PipelineError):
@@ -50,8 +68,17 @@ class TransformFailed(PipelineError):
 
 @dataclass(frozen=True)
 class TransformOptions:
-    accept_key_changes: bool = False
     key_change_threshold: float = DEFAULT_KEY_CHANGE_THRESHOLD
+    max_delete_ratio: float = DEFAULT_MAX_DELETE_RATIO
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    batch_id: str
+    mode: str
+    source: str
+    accept_key_changes: bool = False
+    accept_deletes: bool = False
 
 
 @dataclass
@@ -84,6 +111,7 @@ class TransformResult:
     message: str = ""
     seconds: float = 0.0
     key_change_share: float | None = None
+    delete_share: float | None = None
     dbt_results: list[DbtNodeResult] = field(default_factory=list)
 
 
@@ -98,16 +126,36 @@ class KeyRemapCheck:
         return self.changed / self.matched if self.matched else 0.0
 
 
-def pending_batches(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """Succeeded batches not yet transformed, in ingestion order. A batch the key-remap guard
-    refused is final (re-ingest the file with --force --accept-key-changes to apply it)."""
+_ORDER = "b.as_of, b.batch_seq"  # catalog order: as-of, then arrival (never the wall clock)
+
+
+def pending_batches(con: duckdb.DuckDBPyConnection) -> list[PendingBatch]:
+    """Succeeded batches not yet transformed, in as-of order. A batch a guard refused is final
+    (re-ingest the file with --force and --accept-key-changes or --accept-deletes to apply it)."""
     return [
-        (b, m)
-        for b, m in con.execute(
-            f"select b.batch_id, b.mode from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
+        PendingBatch(b, m, src, bool(ak), bool(ad))
+        for b, m, src, ak, ad in con.execute(
+            f"select b.batch_id, b.mode, b.source_path, coalesce(b.accept_key_changes, false), "
+            f"coalesce(b.accept_deletes, false) from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
             f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id "
             "and t.status in ('succeeded', 'refused')) "
-            "order by b.started_at, b.batch_id"
+            f"order by {_ORDER}"
+        ).fetchall()
+    ]
+
+
+def late_batches(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Pending batches whose as-of lies before that of a batch already applied: history can only
+    take them at their place by replaying the raw layer in as-of order (`rebuild`)."""
+    return [
+        r[0]
+        for r in con.execute(
+            f"select b.batch_id from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
+            f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id "
+            "and t.status in ('succeeded', 'refused')) "
+            f"and b.as_of < (select max(a.as_of) from {LEDGER_TABLE} a join {TRANSFORMS_TABLE} t "
+            "on t.batch_id = a.batch_id and t.status = 'succeeded') "
+            f"order by {_ORDER}"
         ).fetchall()
     ]
 
@@ -126,22 +174,36 @@ def transform_pending(
         log.info("transform: no new batch to process")
         return []
     dbt = dbt or Dbt(home)
-    return [transform_batch(home, dbt, run_id, batch_id, mode, options) for batch_id, mode in pending]
+    return [transform_batch(home, dbt, run_id, p, options) for p in pending]
 
 
 def transform_batch(
-    home: Home, dbt: Dbt, run_id: str, batch_id: str, mode: str, options: TransformOptions
+    home: Home,
+    dbt: Dbt,
+    run_id: str,
+    batch: PendingBatch | str,
+    mode: str | None = None,
+    options: TransformOptions | None = None,
 ) -> TransformResult:
+    if isinstance(batch, str):  # (batch_id, mode): a batch named by id, as read from the ledger
+        batch = _pending(home, batch, mode)
+    options = options or TransformOptions()
+    batch_id = batch.batch_id
     started = time.monotonic()
-    result = TransformResult(batch_id=batch_id, mode=mode)
+    result = TransformResult(batch_id=batch_id, mode=batch.mode)
     _record(home, run_id, result, insert=True)
     variables: dict[str, Any] = {"batch_id": batch_id}
     if options.key_change_threshold != DEFAULT_KEY_CHANGE_THRESHOLD:
         variables["key_change_threshold"] = options.key_change_threshold
-    if options.accept_key_changes:
+    if options.max_delete_ratio != DEFAULT_MAX_DELETE_RATIO:
+        variables["max_delete_ratio"] = options.max_delete_ratio
+    if batch.accept_key_changes:
         variables["accept_key_changes"] = True
+    if batch.accept_deletes:
+        variables["accept_deletes"] = True
+    name = one_line(Path(batch.source).name)
     try:
-        log.info("transform: batch %s (%s drop)", batch_id, mode)
+        log.info("transform: batch %s (%s drop)", batch_id, batch.mode)
         faults.checkpoint("transform_started")
         outcome = dbt.build(SELECT, variables)
         faults.checkpoint("after_dbt_build")
@@ -151,11 +213,23 @@ def transform_batch(
             result.key_change_share = guard.share
             examples = "; ".join(f"{sid}: {old!r} -> {new!r}" for sid, old, new in guard.examples)
             raise KeyRemapRefused(
-                f"batch {batch_id}: {guard.changed:,} of {guard.matched:,} matched show_ids "
+                f"{name}: batch {batch_id} refused: {guard.changed:,} of {guard.matched:,} matched show_ids "
                 f"({guard.share:.0%}) changed title, more than the {options.key_change_threshold:.0%} allowed: "
                 f"the drop looks renumbered (e.g. {examples}); current and history were left as they were "
                 "and the batch will not be retried. "
-                "To apply it anyway: netflix-elt run --force --accept-key-changes --source FILE"
+                f"To apply it anyway: netflix-elt run --force --accept-key-changes --source {name}",
+                batch_id,
+            )
+        if any(r.name == DELETE_GUARD_TEST and r.status == "fail" for r in outcome.results):
+            d = delete_check(home)
+            result.delete_share = d.share
+            raise DeletesRefused(
+                f"{name}: batch {batch_id} refused: it would delete {d.deleted:,} of {d.active:,} active titles "
+                f"({d.share:.0%}) and lists {d.listed:,}, more than the {options.max_delete_ratio:.0%} "
+                "allowed (--max-delete-ratio): a truncated or partial drop? Current and history were left "
+                "as they were and the batch will not be retried. "
+                f"If the deletions are real: netflix-elt run --force --accept-deletes --source {name}",
+                batch_id,
             )
         _require(outcome, result, "build")
         result.counts, result.key_change_share = _cdc_counts(home, batch_id)
@@ -164,9 +238,14 @@ def transform_batch(
                 f"key-remap guard overridden: {result.key_change_share:.0%} of matched keys changed title"
             )
             log.warning("batch %s: key-remap guard overridden by --accept-key-changes", batch_id)
+        if batch.accept_deletes and result.counts.deleted:
+            log.warning(
+                "batch %s: %s deletion(s) applied with --accept-deletes", batch_id, f"{result.counts.deleted:,}"
+            )
         result.status = "succeeded"
-    except KeyRemapRefused as exc:
+    except BatchRefused as exc:
         result.status, result.message = "refused", str(exc)
+        log.error("%s", exc, extra={"console": False})
         raise
     except BaseException as exc:
         result.status, result.message = "failed", str(exc) or type(exc).__name__
@@ -176,6 +255,50 @@ def transform_batch(
         _record(home, run_id, result)
     log.info("transform: batch %s: %s (%.1fs)", batch_id, result.counts.line(), result.seconds)
     return result
+
+
+def _pending(home: Home, batch_id: str, mode: str | None) -> PendingBatch:
+    con = connect(home)
+    try:
+        row = con.execute(
+            f"select mode, source_path, coalesce(accept_key_changes, false), coalesce(accept_deletes, false) "
+            f"from {LEDGER_TABLE} where batch_id = ?",
+            [batch_id],
+        ).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        raise PipelineError(f"batch {batch_id}: not in the ledger")
+    return PendingBatch(batch_id, mode or row[0], row[1], bool(row[2]), bool(row[3]))
+
+
+@dataclass(frozen=True)
+class DeleteCheck:
+    active: int
+    listed: int
+    deleted: int
+
+    @property
+    def share(self) -> float:
+        return self.deleted / self.active if self.active else 0.0
+
+
+def delete_check(home: Home) -> DeleteCheck:
+    """What the mass-deletion guard measured: active titles, titles the staged batch lists, and
+    active titles it does not list."""
+    con = connect(home)
+    try:
+        if not table_exists(con, "analytics_netflix_current"):
+            return DeleteCheck(0, 0, 0)
+        row = con.execute(
+            "select (select count(*) from analytics_netflix_current where not is_deleted), "
+            "(select count(*) from staging_netflix_titles where show_id is not null), "
+            "(select count(*) from analytics_netflix_current c where not c.is_deleted and not exists "
+            "(select 1 from staging_netflix_titles s where s.show_id = c.show_id))"
+        ).fetchone()
+    finally:
+        con.close()
+    return DeleteCheck(*(int(x) for x in row)) if row else DeleteCheck(0, 0, 0)
 
 
 def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
@@ -305,13 +428,15 @@ def _record(home: Home, run_id: str, r: TransformResult, insert: bool = False) -
             r.tests_failed,
             r.message or None,
             r.key_change_share,
+            r.delete_share,
             run_id,
             r.batch_id,
         ]
         con.execute(
             f"update {TRANSFORMS_TABLE} set status = ?, finished_at = ?, staged_rows = ?, duplicates_dropped = ?, "
             "inserted = ?, updated = ?, unchanged = ?, deleted = ?, revived = ?, tests_passed = ?, "
-            "tests_warned = ?, tests_failed = ?, message = ?, key_change_share = ? where run_id = ? and batch_id = ?",
+            "tests_warned = ?, tests_failed = ?, message = ?, key_change_share = ?, delete_share = ? "
+            "where run_id = ? and batch_id = ?",
             values,
         )
     finally:

@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -151,11 +151,56 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         alter table {LEDGER_TABLE} add column source_mtime_ns bigint;
         """,
     ),
+    (
+        5,
+        "batch sequence and as-of, per-drop acceptance, inode change time, raw file digest",
+        f"""
+        alter table {LEDGER_TABLE} add column batch_seq bigint;
+        alter table {LEDGER_TABLE} add column as_of timestamptz;
+        alter table {LEDGER_TABLE} add column as_of_explicit boolean default false;
+        alter table {LEDGER_TABLE} add column accept_key_changes boolean default false;
+        alter table {LEDGER_TABLE} add column accept_deletes boolean default false;
+        alter table {LEDGER_TABLE} add column source_ctime_ns bigint;
+        alter table {LEDGER_TABLE} add column source_inode bigint;
+        alter table {LEDGER_TABLE} add column raw_sha256 varchar;
+        alter table {LEDGER_TABLE} add column raw_bytes bigint;
+        update {LEDGER_TABLE} set batch_seq = s.seq, as_of = s.started_at
+        from (select batch_id, started_at, row_number() over (order by started_at, batch_id) as seq
+              from {LEDGER_TABLE}) as s
+        where {LEDGER_TABLE}.batch_id = s.batch_id;
+        update {LEDGER_TABLE} set source_mtime_ns = null;
+        alter table {TRANSFORMS_TABLE} add column delete_share double;
+        """,
+    ),
 ]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+AS_OF_STEP = timedelta(microseconds=1)
+
+
+def assign_sequence(
+    con: duckdb.DuckDBPyConnection, explicit_as_of: datetime | None, now: datetime
+) -> tuple[int, datetime]:
+    """The next batch's sequence number and as-of. The sequence is strictly increasing in arrival
+    order. The as-of is the catalog time the batch stands for in history: an explicit one (the
+    drop's own date) as given, else the later of the clock and just after the newest batch's, so a
+    clock that steps back can never place a new drop before an earlier one. As-ofs are unique
+    (a tie moves by a microsecond), so (as_of) alone orders batches."""
+    row = con.execute(
+        f"select coalesce(max(batch_seq), 0) + 1, max(as_of) filter (where status = 'succeeded') from {LEDGER_TABLE}"
+    ).fetchone()
+    seq, newest = (int(row[0]), row[1]) if row else (1, None)
+    if explicit_as_of is None:
+        as_of = now if newest is None or now > newest else newest + AS_OF_STEP
+    else:
+        as_of = explicit_as_of if explicit_as_of.tzinfo else explicit_as_of.replace(tzinfo=UTC)
+    while con.execute(f"select 1 from {LEDGER_TABLE} where status = 'succeeded' and as_of = ?", [as_of]).fetchone():
+        as_of += AS_OF_STEP
+    return seq, as_of
 
 
 def connect(home: Home, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -259,8 +304,10 @@ def recover_interrupted(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]
     for batch_id, raw_path in stale:
         if raw_path:
             _remove_quietly(home.root / raw_path)
+            _remove_quietly((home.root / raw_path).with_suffix(".json"))
         for leftover in [
             *home.root.glob(f"data/*/*/*/.batch_{batch_id}.parquet.tmp"),
+            *home.root.glob(f"data/*/*/*/.batch_{batch_id}.json.tmp"),
             *home.tmp_dir.glob(f"{batch_id}.*"),
         ]:
             _remove_quietly(leftover)

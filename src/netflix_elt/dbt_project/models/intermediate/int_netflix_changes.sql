@@ -1,6 +1,7 @@
 -- What the batch changes in analytics_netflix_current: one row per inserted, updated, revived
 -- or (for snapshot drops) deleted key, already in the current table's shape. Unchanged keys are
--- absent. The current table is read here as it stands before this build (not through ref(),
+-- absent. Every time written (first_seen_at, updated_at, deleted_at) is the batch's as-of, which
+-- increases with the batch sequence by construction (never the wall clock). The current table is read here as it stands before this build (not through ref(),
 -- which would be a cycle: the current table is built from this model).
 
 {%- set current = adapter.get_relation(database=this.database, schema=this.schema, identifier='analytics_netflix_current') %}
@@ -87,9 +88,9 @@ upserts as (
         false as is_deleted,
         cast(null as {{ dbt.type_timestamp() }}) as deleted_at,
         coalesce(compared.existing_first_seen_batch_id, batch.batch_id) as first_seen_batch_id,
-        coalesce(compared.existing_first_seen_at, batch.ingested_at) as first_seen_at,
+        coalesce(compared.existing_first_seen_at, batch.as_of) as first_seen_at,
         batch.batch_id as last_changed_batch_id,
-        batch.ingested_at as updated_at,
+        batch.as_of as updated_at,
         compared.change_type,
         compared.previous_title,
     from compared
@@ -117,11 +118,11 @@ deletes as (
         existing.description,
         existing.row_hash,
         true as is_deleted,
-        batch.ingested_at as deleted_at,
+        batch.as_of as deleted_at,
         existing.first_seen_batch_id,
         existing.first_seen_at,
         batch.batch_id as last_changed_batch_id,
-        batch.ingested_at as updated_at,
+        batch.as_of as updated_at,
         'delete' as change_type,
         existing.title as previous_title,
     {% if current is not none -%}

@@ -1,4 +1,5 @@
--- The one batch this build processes: the `batch_id` var, else the latest succeeded batch.
+-- The one batch this build processes: the `batch_id` var, else the latest succeeded batch (by as-of,
+-- then sequence).
 
 with
 
@@ -14,6 +15,8 @@ succeeded as (
         batch_id,
         mode as cdc_mode,
         started_at as ingested_at,
+        batch_seq,
+        coalesce(as_of, started_at) as as_of,
         rows_read,
         rows_loaded,
         rows_quarantined,
