@@ -80,8 +80,8 @@ def test_unchanged_drop_is_skipped_by_stat_without_reading_it(
         again = ingest(home, drop)
     assert again.status == "skipped" and again.batch_id == first.batch_id
     assert again.sha256 == first.sha256
-    assert "same path, size and mtime" in again.message
-    assert "matched by path, size and mtime" in caplog.text
+    assert "same path, size, mtime, inode and ctime" in again.message
+    assert "matched by path, size, mtime, inode and ctime" in caplog.text
     assert no_reading == []  # never opened
     # a symlink to the same file resolves to the same path
     link = drop.with_name("link.csv")
@@ -104,7 +104,7 @@ def test_touched_drop_is_deduped_by_sha256_then_recognised_by_stat(
     assert no_reading == [drop]  # hashed once ...
     assert scalar(home, "select source_mtime_ns from etl_batches") == mtime
     no_reading.clear()
-    assert "same path, size and mtime" in ingest(home, drop).message
+    assert "same path, size, mtime, inode and ctime" in ingest(home, drop).message
     assert no_reading == []  # ... and recognised by its stat from then on
 
 

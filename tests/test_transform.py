@@ -11,15 +11,26 @@ from netflix_elt.dbt_runner import Dbt, project_dir
 from netflix_elt.home import Home
 from netflix_elt.ingest import IngestOptions
 from netflix_elt.pipeline import RunResult, run_pipeline
-from netflix_elt.transform import KeyRemapRefused, TransformOptions, transform_batch
+from netflix_elt.transform import DeletesRefused, KeyRemapRefused, TransformOptions, transform_batch
 
 from conftest import CANONICAL, VARIANTS, query, scalar
 
 pytestmark = pytest.mark.slow
 
 
-def run(home: Home, *sources: Path, force: bool = False, mode: str = "snapshot", **topts) -> RunResult:
-    return run_pipeline(home, list(sources) or None, IngestOptions(force=force, mode=mode), TransformOptions(**topts))
+def run(
+    home: Home,
+    *sources: Path,
+    force: bool = False,
+    mode: str = "snapshot",
+    accept_key_changes: bool = False,
+    accept_deletes: bool = False,
+    **topts,
+) -> RunResult:
+    options = IngestOptions(
+        force=force, mode=mode, accept_key_changes=accept_key_changes, accept_deletes=accept_deletes
+    )
+    return run_pipeline(home, list(sources) or None, options, TransformOptions(**topts))
 
 
 def counts(result: RunResult) -> tuple[int, int, int, int, int]:
@@ -221,9 +232,49 @@ def test_renumbered_release_is_refused_by_the_key_remap_guard(home: Home) -> Non
 
     # a refused batch is final: the next run does not retry it
     assert run(home).transforms == []
-    accepted = run(home, VARIANTS / "netflix_titles_2020_7787rows.csv", force=True, accept_key_changes=True)
+    # accepted as renumbered, it still deletes 1,035 of 8,807 titles: the mass-deletion guard's turn
+    with pytest.raises(
+        DeletesRefused,
+        match=r"^netflix_titles_2020_7787rows.csv: batch \S+ refused: it would delete 1,035 of 8,807 active titles",
+    ):
+        run(home, VARIANTS / "netflix_titles_2020_7787rows.csv", force=True, accept_key_changes=True)
+    assert query(home, "select show_id, row_hash from analytics_netflix_current order by show_id") == before
+    accepted = run(
+        home, VARIANTS / "netflix_titles_2020_7787rows.csv", force=True, accept_key_changes=True, accept_deletes=True
+    )
     assert counts(accepted)[1] == 7772
     assert scalar(home, "select count(*) from analytics_netflix_current where is_deleted") == 8807 - 7772
+
+
+def _first_lines(src: Path, out: Path, keep: int) -> Path:
+    """The header and the first `keep` records of a drop, cut at a record boundary (a truncated
+    upload that ends cleanly, so only the row count gives it away)."""
+    import csv
+
+    with src.open(newline="", encoding="utf-8") as fh, out.open("w", newline="", encoding="utf-8") as w:
+        reader, writer = csv.reader(fh), csv.writer(w)
+        for i, row in enumerate(reader):
+            if i > keep:
+                break
+            writer.writerow(row)
+    return out
+
+
+def test_a_truncated_snapshot_is_refused_by_the_mass_deletion_guard(home: Home, tmp_path: Path) -> None:
+    run(home)
+    before = query(home, "select show_id, row_hash, is_deleted from analytics_netflix_current order by show_id")
+    history = scalar(home, "select count(*) from analytics_netflix_history")
+    cut = _first_lines(CANONICAL, tmp_path / "netflix_titles_cut.csv", 4466)
+    with pytest.raises(DeletesRefused, match=r"^netflix_titles_cut.csv: .*delete 4,341 of 8,807 active titles \(49%\)"):
+        run(home, cut)
+    assert query(home, "select show_id, row_hash, is_deleted from analytics_netflix_current order by show_id") == before
+    assert scalar(home, "select count(*) from analytics_netflix_history") == history
+    assert query(home, "select status from etl_transforms order by started_at") == [("succeeded",), ("refused",)]
+    # a delta drop deletes nothing, so the guard lets it through
+    assert counts(run(home, cut, force=True, mode="delta")) == (0, 0, 4466, 0, 0)
+    # a threshold that allows it, or --accept-deletes, applies it
+    assert counts(run(home, cut, force=True, accept_deletes=True))[3] == 4341
+    # through an inbox, a refused drop goes to rejected/ with its reason, exit 2 (see test_cli)
 
 
 def test_dbt_unit_tests_pass(home: Home) -> None:

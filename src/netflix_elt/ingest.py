@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 
 from netflix_elt import faults
-from netflix_elt.errors import BatchRejected, InputError, NetflixEltError, PipelineError
+from netflix_elt.errors import BatchRejected, InputError, NetflixEltError, PipelineError, resource_error
 from netflix_elt.home import Home
 from netflix_elt.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ColumnMapping, resolve_mapping
 from netflix_elt.rawlayer import file_sha256, ledger_record, manifest_path, write_manifest
@@ -42,10 +42,12 @@ from netflix_elt.source import (
     SourceStat,
     as_fallback,
     check_path,
+    ends_mid_line,
     first_invalid_utf8,
     inspect_source,
     materialize_utf8,
     one_line,
+    settled_stat,
     stat_source,
 )
 from netflix_elt.warehouse import (
@@ -186,7 +188,7 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
         ).fetchone()
         if same:
             log.info(
-                "%s: already loaded as batch %s (same file, unchanged since: path, size, mtime, inode, ctime); skipped",
+                "%s: already loaded as batch %s (matched by path, size, mtime, inode and ctime); skipped",
                 one_line(path.name),
                 same[0],
             )
@@ -195,8 +197,8 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
                 status="skipped",
                 batch_id=same[0],
                 sha256=same[1],
-                message=f"already loaded as batch {same[0]} (the same file, unchanged since); "
-                "use --force to load it again",
+                message=f"already loaded as batch {same[0]} (same path, size, mtime, inode and ctime: "
+                "unchanged since); use --force to load it again",
                 seconds=time.monotonic() - started,
                 stat=stat,
             )
@@ -209,7 +211,7 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
             [info.sha256],
         ).fetchone()
         if prior:
-            _remember_stat(con, prior, stat)
+            _remember_stat(con, prior, settled_stat(path, stat))
             log.info("%s: already loaded as batch %s (same sha256); skipped", one_line(path.name), prior[0])
             return BatchResult(
                 source=path,
@@ -268,19 +270,31 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
             src = _prepare(home, as_fallback(info, exc.offset), result)
             _load(home, con, sc, src, options, result, started_at, verify_utf8=False)
     except BaseException as exc:
-        status = "rejected" if isinstance(exc, InputError) else "failed"
-        message = str(_one_line(exc)) if isinstance(exc, NetflixEltError) else f"{type(exc).__name__}: {exc}"
+        # Disk full, out of memory, an I/O error (from the raw write, the warehouse append, ...): a
+        # one-line ResourceError naming the cause, never what it left behind ("transaction aborted").
+        resource = (
+            resource_error(exc, home.root, con=sc)
+            if isinstance(exc, Exception) and not isinstance(exc, NetflixEltError)
+            else None
+        )
+        error: BaseException = resource or exc
+        status = "rejected" if isinstance(error, InputError) else "failed"
+        message = str(_one_line(error)) if isinstance(error, NetflixEltError) else f"{type(exc).__name__}: {exc}"
         result.status, result.message = status, message
         if result.raw_path is not None:
             result.raw_path.unlink(missing_ok=True)
             manifest_path(result.raw_path).unlink(missing_ok=True)
             result.raw_path = None
+        for partial in home.quarantine_dir.glob(f"*/.batch_{batch_id}.parquet.tmp"):
+            partial.unlink(missing_ok=True)  # a quarantine write cut short (the disk filled up)
         try:
             _finish_ledger(con, result, status)
         except duckdb.Error as ledger_exc:  # e.g. the disk is full: the row stays 'running' and
             # the next run marks it failed; the original error is the one to report
             log.warning("batch %s: could not record its %s status (%s)", batch_id, status, ledger_exc)
         log.error("%s: batch %s %s: %s", one_line(path.name), batch_id, status, message, extra={"console": False})
+        if resource is not None:
+            raise resource from exc
         raise
     finally:
         sc.close()
@@ -360,6 +374,28 @@ def _load(
     result.rows_read = parsed.records + parsed.rejected_lines
     result.rows_quarantined = header_rows + parsed.rejected_lines
     result.rows_loaded = parsed.records - header_rows
+    if src.compression == "none" and ends_mid_line(src.read_path):
+        # No line break at the end: the last line is complete only if it parsed as a catalog row.
+        # A parser-rejected line that reaches the end of the file, or a last record that is a
+        # fragment or lacks a key field, is what an upload cut short leaves: refuse the whole file
+        # (quarantining the stub would load the rest as if it were the whole catalog).
+        size = src.read_path.stat().st_size
+        cut = bool(parsed.rejects_table) and (
+            _scalar(
+                sc,
+                f"select count(*) from {parsed.rejects_table} "
+                "where coalesce(line_byte_position, 0) + coalesce(strlen(csv_line), 0) >= ?",
+                [size],
+            )
+            > 0
+        )
+        if not cut:
+            last = sc.execute(f"select _reject_reason from {parsed.table} order by rowid desc limit 1").fetchone()
+            cut = bool(last and last[0] and last[0] != "repeated header line")
+        if cut:
+            raise BatchRejected(
+                f"{path}: ends mid-line (the last line is incomplete: a truncated upload?); copy the whole file again"
+            )
     faults.checkpoint("after_parse")
 
     partition = f"ingest_date={started_at:%Y-%m-%d}"
@@ -475,14 +511,21 @@ def _finish_ledger(con: duckdb.DuckDBPyConnection, result: BatchResult, status: 
 
 
 def _trusted_mtime(result: BatchResult) -> int | None:
-    """The mtime recorded when the batch started, unless the file changed while it was read."""
-    if result.stat is None or result.stat.mtime_ns is None:
+    """The mtime to recognise the file by later: taken at the end, and only if the file did not
+    change while it was read (same path, size, inode and ctime: any write or utime moves the
+    ctime) and has settled (not changed within the last moments)."""
+    first = result.stat
+    if first is None:
         return None
     try:
         now = stat_source(result.source)
     except OSError:
         return None
-    return result.stat.mtime_ns if now == result.stat else None
+    if now.mtime_ns is None:
+        return None
+    if (now.realpath, now.size, now.ctime_ns, now.inode) != (first.realpath, first.size, first.ctime_ns, first.inode):
+        return None
+    return now.mtime_ns
 
 
 def pick_delimiter(header_line: str) -> str:
@@ -533,6 +576,9 @@ def read_headers(sc: duckdb.DuckDBPyConnection, src: PreparedSource, delimiter: 
     try:
         row = sc.execute(sql, [str(src.read_path)]).fetchone()
     except duckdb.Error as exc:
+        resource = resource_error(exc, con=sc)  # out of memory or disk space: not the file's fault
+        if resource is not None:
+            raise resource from exc
         raise InputError(f"{src.path}: cannot read a header line ({_first_line(exc)})") from None
     if not row:
         raise InputError(f"{src.path}: has no header line; a drop starts with its column names")
@@ -583,6 +629,9 @@ def parse(
         try:
             sc.execute(sql, [*reason[1], str(src.read_path)])
         except duckdb.Error as exc:
+            resource = resource_error(exc, con=sc)  # out of memory or spill space: no dialect helps
+            if resource is not None:
+                raise resource from exc
             if best is None and k == len(ESCAPES) - 1:
                 raise InputError(f"{src.path}: cannot be parsed as CSV ({_first_line(exc)})") from None
             continue

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from netflix_elt.errors import InputError
+from netflix_elt.errors import InputError, resource_error
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,13 @@ CHUNK = 8 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 FALLBACK_ENCODING = "cp1252"
 _HEADER_PROBE = 1024 * 1024
+_TAIL_PROBE = 64 * 1024  # ends_mid_line reads this much of a file's end
 # A file modified this recently may still be changing within one tick of its file system's clock
 # (same size, same mtime, other bytes): its mtime is not trusted to recognise it later.
 RACY_WINDOW_NS = 2_000_000_000
+# The ctime is the kernel's (ns, one clock tick of a few ms): a file changed this recently may still
+# be written within the same tick.
+CTIME_SETTLE_NS = 20_000_000
 
 
 def _cp1252_or_latin1(exc: UnicodeError) -> tuple[str, int]:
@@ -93,9 +97,28 @@ def stat_source(path: Path) -> SourceStat:
     mtime: int | None = st.st_mtime_ns
     now = time.time_ns()
     # abs(): a clock that stepped back must not make every file look settled long ago.
-    if abs(now - st.st_mtime_ns) < RACY_WINDOW_NS or abs(now - st.st_ctime_ns) < RACY_WINDOW_NS:
+    if abs(now - st.st_mtime_ns) < RACY_WINDOW_NS or abs(now - st.st_ctime_ns) < CTIME_SETTLE_NS:
         mtime = None
     return SourceStat(str(real), st.st_size, mtime, st.st_ctime_ns, st.st_ino)
+
+
+def settled_stat(path: Path, first: SourceStat) -> SourceStat:
+    """`first` if it can be trusted, else (a file changed within the last CTIME_SETTLE_NS) the stat
+    once that moment has passed, provided the file did not change meanwhile (same ctime)."""
+    if first.mtime_ns is not None or first.ctime_ns is None:
+        return first
+    time.sleep(CTIME_SETTLE_NS / 1e9)
+    try:
+        again = stat_source(path)
+    except OSError:
+        return first
+    same = (again.realpath, again.size, again.ctime_ns, again.inode) == (
+        first.realpath,
+        first.size,
+        first.ctime_ns,
+        first.inode,
+    )
+    return again if same else first
 
 
 def check_path(path: Path) -> None:
@@ -285,10 +308,10 @@ def materialize_utf8(info: SourceInfo, scratch_dir: Path, scratch_name: str) -> 
             header_line=info.header_line,
         )
     errors = "strict" if info.encoding == "utf-16" else "netflix_elt_latin1"
-    scratch_dir.mkdir(parents=True, exist_ok=True)
     target = scratch_dir / f"{scratch_name}.utf8.csv"
     text_decoder = codecs.getincrementaldecoder(info.encoding)(errors)
     try:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
         with target.open("w", encoding="utf-8", newline="") as out:
             for chunk in _text_chunks(info.path, info.compression):
                 out.write(text_decoder.decode(chunk))
@@ -296,6 +319,12 @@ def materialize_utf8(info: SourceInfo, scratch_dir: Path, scratch_name: str) -> 
     except UnicodeDecodeError as exc:
         target.unlink(missing_ok=True)
         raise InputError(f"{info.path}: is neither UTF-8 nor valid {info.encoding} text ({exc.reason})") from None
+    except OSError as exc:  # the scratch copy did not fit (ENOSPC), or the disk failed
+        target.unlink(missing_ok=True)
+        resource = resource_error(exc, scratch_dir)
+        if resource is None:
+            raise
+        raise resource from exc
     with target.open("r", encoding="utf-8", newline="") as fh:
         header = fh.read(_HEADER_PROBE).lstrip("\ufeff")
     if "\x00" in header[:8192]:
@@ -312,6 +341,21 @@ def materialize_utf8(info: SourceInfo, scratch_dir: Path, scratch_name: str) -> 
         encoding_warning=info.encoding_warning,
         header_line=_first_line(header),
     )
+
+
+def ends_mid_line(path: Path) -> bool:
+    """Whether a plain file's last line has no line break after it and holds more than blank
+    space: what an upload cut short leaves (the caller decides whether that line is complete)."""
+    with _open(path) as fh:
+        size = fh.seek(0, 2)
+        if size == 0:
+            return False
+        fh.seek(max(0, size - _TAIL_PROBE))
+        tail = fh.read()
+    if tail.endswith((b"\n", b"\r")):
+        return False
+    last = re.split(rb"[\r\n]", tail)[-1]
+    return bool(last.strip())
 
 
 # Everything str.splitlines() breaks a line at.
