@@ -152,7 +152,7 @@ def test_killed_run_is_recovered_by_the_next_one(home: Home, point: str) -> None
     result = ingest(home, CANONICAL)
     assert result.status == "succeeded"
     assert query(home, "select status from etl_batches order by started_at") == [("failed",), ("succeeded",)]
-    assert files_under(home.raw_dir) == [result.raw_path]
+    assert files_under(home.raw_dir) == sorted([result.raw_path, result.raw_path.with_suffix(".json")])
     assert scalar(home, "select count(*) from raw_netflix_titles") == 8807
 
 
