@@ -1,7 +1,9 @@
 """Crash safety: a `run` killed (SIGKILL, as a power cut) at any of 21 points of an incremental
 batch, from the ingest to the dashboard, or stopped by SIGTERM or Ctrl-C, leaves a home that opens,
 holds no half-written or orphaned raw file, and that the next plain run brings to exactly the
-state of an uninterrupted run of the same drops.
+state of an uninterrupted run of the same drops. A `rebuild` killed while loading the raw layer,
+replaying it or just before its swap leaves the old warehouse in place and whole, and the next
+plain rebuild succeeds.
 
 Each test starts from a copy of one home holding the transformed sample, always at the same path
 (dbt's partial-parse state names the warehouse path, so a copy elsewhere would re-parse the whole
@@ -103,11 +105,12 @@ class Crash:
     base: Path  # a pristine copy of the home holding the transformed sample
     drop: Path  # the second drop: a few inserts, updates and deletes
     reference: dict[str, Any]  # the state of an uninterrupted run of both drops
+    full: Path  # a pristine copy of the home after that run (in the reference state)
 
-    def fresh_home(self) -> Home:
+    def fresh_home(self, source: Path | None = None) -> Home:
         if self.work.root.exists():
             shutil.rmtree(self.work.root)
-        shutil.copytree(self.base, self.work.root, symlinks=True)
+        shutil.copytree(source or self.base, self.work.root, symlinks=True)
         return self.work
 
 
@@ -128,10 +131,10 @@ def _second_drop(out: Path) -> Path:
     return out
 
 
-def _run_in_process(home: Home, drop: Path | None) -> Any:
-    """`run` in this process (dbt's manifest is parsed once per process), with one dbt thread: the
-    builds here only need the result, and two test workers share the cores."""
-    args = ["--home", str(home.root), "run", *(["--source", str(drop)] if drop else [])]
+def _run_in_process(home: Home, drop: Path | None, command: str = "run") -> Any:
+    """`run` (or another command) in this process (dbt's manifest is parsed once per process), with
+    one dbt thread: the builds here only need the result, and two test workers share the cores."""
+    args = ["--home", str(home.root), command, *(["--source", str(drop)] if drop else [])]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NETFLIX_ELT_DBT_THREADS", "1")
         result = CliRunner().invoke(cli, args, catch_exceptions=False)
@@ -150,7 +153,9 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Crash:
     _run_in_process(work, drop)  # the uninterrupted run of the second drop
     reference = _state(work)
     assert reference["cdc"] == [(1, 8807, 0, 0, 0, 0), (2, 1, 3, 8802, 2, 0)]
-    return Crash(work, base, drop, reference)
+    full = root / "full"
+    shutil.copytree(work.root, full, symlinks=True)
+    return Crash(work, base, drop, reference, full)
 
 
 # ------------------------------------------------------------------------------------------ state
@@ -257,7 +262,13 @@ def _assert_crash_consistent(home: Home) -> None:
                 continue
             rel = str(f.relative_to(home.root))
             if f.name.startswith("."):  # a temporary name, never read as a batch; the next run removes it
-                assert re.fullmatch(r"\.batch_.+\.parquet\.tmp", f.name), rel
+                assert re.fullmatch(r"\.batch_.+\.(parquet|json)\.tmp", f.name), rel
+                continue
+            if f.suffix == ".json":  # a batch's manifest: beside its Parquet file, naming the same batch
+                assert "raw" in f.parts and f.with_suffix(".parquet").is_file(), rel
+                assert json.loads(f.read_text())["batch"]["raw_path"] == str(
+                    f.with_suffix(".parquet").relative_to(home.root)
+                )
                 continue
             assert f.suffix == ".parquet", rel
             if "raw" in f.parts:
@@ -284,11 +295,15 @@ def _batch2(home: Home) -> tuple[str | None, str | None, int]:
 
 
 def _spawn(home: Home, drop: Path, fault: str, ready: Path | None = None) -> subprocess.Popen[str]:
+    return _spawn_cli(home, ["run", "--source", str(drop)], fault, ready)
+
+
+def _spawn_cli(home: Home, args: list[str], fault: str, ready: Path | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, FAULT_ENV: fault}
     if ready is not None:
         env[READY_ENV] = str(ready)
     return subprocess.Popen(
-        [sys.executable, "-m", "netflix_elt", "--home", str(home.root), "run", "--source", str(drop)],
+        [sys.executable, "-m", "netflix_elt", "--home", str(home.root), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -409,3 +424,38 @@ class TestKilledAfterTheBuildOrStoppedWhileIngesting:
         self, crash: Crash, point: str, signum: signal.Signals, tmp_path: Path
     ) -> None:
         _stopped_then_rerun(crash, point, signum, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------- rebuild
+
+# Killed after the new warehouse got the ledger and the raw batches; after replaying the first of
+# the two batches; with every batch replayed, just before the swap.
+REBUILD_POINTS = ["rebuild_loaded", "rebuild_replayed:1", "rebuild_before_swap"]
+
+
+class TestKilledRebuild:
+    """A rebuild killed at any of its points leaves the old warehouse in place, in the reference
+    state; the next plain rebuild succeeds, with the same state."""
+
+    @pytest.mark.parametrize("point", REBUILD_POINTS)
+    def test_killed_rebuild_leaves_the_old_warehouse_and_a_rerun_succeeds(self, crash: Crash, point: str) -> None:
+        home = crash.fresh_home(crash.full)
+        backup = home.warehouse.with_name(home.warehouse.name + ".before-rebuild")
+        proc = _spawn_cli(home, ["rebuild"], f"kill:{point}")
+        out, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT)
+        assert proc.returncode == -signal.SIGKILL, f"not killed at {point}:\n{out}\n{err}"
+
+        # the old warehouse, where it was, and whole; nothing swapped in
+        assert home.warehouse.is_file() and not backup.exists()
+        assert home.rebuild_dir.is_dir()  # the killed rebuild's work, left for the next one
+        _assert_crash_consistent(home)
+        assert _state(home) == crash.reference
+
+        rerun = _run_in_process(home, None, "rebuild")
+        assert "rebuild: 2 batch(es) replayed" in rerun.output
+        assert "Traceback" not in rerun.output + rerun.stderr
+        assert _state(home) == crash.reference
+        _assert_crash_consistent(home)
+        assert backup.is_file() and not home.rebuild_dir.exists()
+        leftovers = [p for d in ("data", "exports", "lookml", "tmp") for p in (home.root / d).rglob("*.tmp")]
+        assert leftovers == []

@@ -165,7 +165,7 @@ class Harness:
         rel = str(result.raw_path.relative_to(self.home.root))
         assert ledger == [("succeeded", result.rows_read, result.rows_loaded, result.rows_quarantined, rel, str(path))]
         assert result.raw_path.is_file()
-        assert after.raw_files == before.raw_files | {result.raw_path}
+        assert after.raw_files == before.raw_files | {result.raw_path, result.raw_path.with_suffix(".json")}
         parquet = self.con.execute(
             "select count(*), count(distinct _source_row_number), min(_batch_id), max(_batch_id) "
             "from read_parquet(?, hive_partitioning = false)",
