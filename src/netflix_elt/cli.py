@@ -51,12 +51,21 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
         except Exception as exc:
             if state.debug:
                 raise
-            log.debug("internal error", exc_info=True)
-            click.echo(
-                f"error: internal error: {type(exc).__name__}: {exc} (re-run with --debug for the traceback)",
-                err=True,
-            )
-            code = EXIT_FAIL
+            from netflix_elt.errors import resource_error
+
+            # A full disk, exceeded quota, I/O error or exhausted memory is not a bug: say which.
+            resource = resource_error(exc, state.home.root)
+            if resource is not None:
+                log.debug("resource error", exc_info=True)
+                click.echo(f"error: {resource}", err=True)
+                code = resource.exit_code
+            else:
+                log.debug("internal error", exc_info=True)
+                click.echo(
+                    f"error: internal error: {type(exc).__name__}: {exc} (re-run with --debug for the traceback)",
+                    err=True,
+                )
+                code = EXIT_FAIL
         ctx.exit(code)
 
     wrapper.__name__ = fn.__name__
