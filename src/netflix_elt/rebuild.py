@@ -92,6 +92,7 @@ def verify(home: Home) -> VerifyReport:
         return report
     try:
         con = duckdb.connect(str(home.warehouse), read_only=True)
+        con.execute("set TimeZone = 'UTC'")  # the manifests hold UTC times, whatever $TZ says
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         report.problems.append(
@@ -284,12 +285,18 @@ def rebuild(home: Home, run_id: str, options: Any = None, *, carry_over: bool = 
                 log.info("rebuild: loaded raw batch %d/%d (%s rows)", i, len(succeeded), f"{int(n[0]):,}")
         if carry_over and old_opens:
             old_path = str(home.warehouse).replace("'", "''")
-            con.execute(f"attach '{old_path}' as old_warehouse (read_only)")
             try:
-                for table in (RUNS_TABLE, DQ_TABLE):
-                    con.execute(f"insert into {table} by name select * from old_warehouse.{table}")
+                con.execute(f"attach '{old_path}' as old_warehouse (read_only)")
+                with transaction(con):
+                    for table in (RUNS_TABLE, DQ_TABLE):
+                        con.execute(f"insert into {table} by name select * from old_warehouse.{table}")
+            except duckdb.Error as exc:  # a damaged old file: its ledger read, its history did not
+                log.warning("rebuild: run history and check results of the old warehouse not carried over (%s)", exc)
             finally:
-                con.execute("detach old_warehouse")
+                try:
+                    con.execute("detach old_warehouse")
+                except duckdb.Error:
+                    log.debug("old warehouse was not attached", exc_info=True)
     finally:
         con.close()
     faults.checkpoint("rebuild_loaded")
