@@ -563,7 +563,7 @@ def status(state: _Ctx, limit: int, as_json: bool) -> int:
         click.echo("checks: none yet")
         return EXIT_OK
     by_status = {s: sum(1 for c in checks if c["status"] == s) for s in ("pass", "warn", "fail", "skip")}
-    newest = max(checks, key=lambda c: c["checked_at"])
+    newest = max(checks, key=lambda c: (c.get("result_seq") or 0, str(c["checked_at"])))
     click.echo(
         f"checks (batch {newest['batch_id'] or '-'}, latest run {newest['run_id']}): {by_status['pass']} passed, "
         f"{by_status['warn']} warned, {by_status['fail']} failed, {by_status['skip']} skipped"

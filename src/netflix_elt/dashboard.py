@@ -31,7 +31,7 @@ import duckdb
 from netflix_elt import __version__, faults
 from netflix_elt.errors import InputError
 from netflix_elt.home import Home
-from netflix_elt.monitor import latest_results
+from netflix_elt.monitor import latest_ingestion, latest_results, latest_transform
 from netflix_elt.warehouse import (
     DQ_TABLE,
     LEDGER_TABLE,
@@ -210,22 +210,17 @@ def _collect_kpis(con: duckdb.DuckDBPyConnection, d: DashboardData) -> None:
 def _collect_live(con: duckdb.DuckDBPyConnection, d: DashboardData) -> None:
     """The latest transformed batch, freshness, checks and runs: cheap, read on every build."""
     if table_exists(con, TRANSFORMS_TABLE):
-        found = fetch_dicts(
-            con,
-            f"select t.batch_id, t.run_id, t.finished_at, t.inserted, t.updated, t.unchanged, t.deleted, t.revived, "
-            f"b.source_path, b.rows_loaded from {TRANSFORMS_TABLE} t left join {LEDGER_TABLE} b using (batch_id) "
-            "where t.status = 'succeeded' order by t.finished_at desc nulls last, t.started_at desc limit 1",
-        )
-        d.batch = found[0] if found else None
+        d.batch = latest_transform(con)  # in batch order, never by the clock
     if table_exists(con, LEDGER_TABLE):
-        row = con.execute(f"select max(finished_at) from {LEDGER_TABLE} where status = 'succeeded'").fetchone()
-        d.freshness_at = row[0] if row else None
+        d.freshness_at = latest_ingestion(con)
     if table_exists(con, DQ_TABLE):
         # the current answer of every check (a run with no new batch re-runs only the cheap ones)
         d.checks = latest_results(con)
         d.checks.sort(key=lambda c: (STATUS_ORDER.get(c["status"], 9), str(c["check"])))
     if table_exists(con, RUNS_TABLE):
-        d.runs = fetch_dicts(con, f"select * from {RUNS_TABLE} order by started_at desc limit ?", [RUN_HISTORY])
+        d.runs = fetch_dicts(
+            con, f"select * from {RUNS_TABLE} order by run_seq desc nulls last, started_at desc limit ?", [RUN_HISTORY]
+        )
 
 
 def _cache_key(batch: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -766,7 +761,7 @@ def _dq_panel(d: DashboardData) -> str:
             f'<div class="chip chip-{s}"><span class="chip-n">{counts[s]:,}</span><span>{s}</span></div>'
             for s in ("pass", "warn", "fail", "skip")
         )
-        run = max(d.checks, key=lambda c: c["checked_at"])
+        run = max(d.checks, key=lambda c: (c.get("result_seq") or 0, str(c["checked_at"])))
         parts.append(
             f'<div class="chips" id="dq-counts">{chips}</div></div>'
             f'<p class="note">Latest result of each check for batch <code>{esc(run["batch_id"] or "–")}</code>; '

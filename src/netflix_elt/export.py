@@ -18,7 +18,7 @@ from typing import Any
 from netflix_elt import faults
 from netflix_elt.errors import InputError
 from netflix_elt.home import Home
-from netflix_elt.monitor import latest_batches
+from netflix_elt.monitor import latest_transform
 from netflix_elt.source import sha256_of
 from netflix_elt.warehouse import connect, table_exists, utcnow
 
@@ -90,12 +90,14 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
             faults.checkpoint(f"export_wrote:{table}")
             rows = con.execute(f"select count(*) from {table}").fetchone()
             tables.append(ExportedTable(table, int(rows[0]) if rows else 0, cols, files, digests))
-        batch, _ = latest_batches(con)
+        latest = latest_transform(con)
     finally:
         con.close()
     manifest = {
         "generated_at": utcnow().isoformat(),
-        "batch_id": batch,
+        "batch_id": latest["batch_id"] if latest else None,
+        # the run that last transformed it: a replay (late drop, rebuild) changes it, not the batch
+        "transform_run_id": latest["run_id"] if latest else None,
         "tables": [t.__dict__ for t in tables],
     }
     faults.checkpoint("export_before_manifest")

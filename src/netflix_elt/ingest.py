@@ -790,6 +790,6 @@ def list_batches(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[s
         con,
         f"select batch_id, status, source_path, encoding, delimiter, rows_read, rows_loaded, "
         f"rows_quarantined, started_at, finished_at, message from {LEDGER_TABLE} "
-        "order by started_at desc limit ?",
+        "order by batch_seq desc nulls first limit ?",
         [limit],
     )

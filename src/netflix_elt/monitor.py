@@ -27,7 +27,16 @@ import duckdb
 from netflix_elt.dbt_runner import DbtNodeResult, project_dir
 from netflix_elt.home import Home
 from netflix_elt.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS
-from netflix_elt.warehouse import DQ_TABLE, LEDGER_TABLE, TRANSFORMS_TABLE, connect, fetch_dicts, table_exists, utcnow
+from netflix_elt.warehouse import (
+    DQ_TABLE,
+    LEDGER_TABLE,
+    RUNS_TABLE,
+    TRANSFORMS_TABLE,
+    connect,
+    fetch_dicts,
+    table_exists,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +197,13 @@ def run_checks(
 # A check only the full set runs whenever a batch exists: its result marks the batch fully checked.
 FULL_MARKER = "reconcile_raw_batch"
 # the latest result of a check; of two stored at once (two batches in one run), the worse
-_NEWEST_WORST = "checked_at desc, case status when 'fail' then 0 when 'warn' then 1 else 2 end"
-_RESULT_COLUMNS = 'run_id, batch_id, "check", "table", severity, status, observed, threshold, message, checked_at'
+# Newest by the sequence each stored set of results gets (the clock may have stepped since).
+_NEWEST_WORST = (
+    "result_seq desc nulls last, checked_at desc, case status when 'fail' then 0 when 'warn' then 1 else 2 end"
+)
+_RESULT_COLUMNS = (
+    'run_id, batch_id, "check", "table", severity, status, observed, threshold, message, checked_at, result_seq'
+)
 
 
 def _fully_checked(con: duckdb.DuckDBPyConnection, batch: str) -> bool:
@@ -221,7 +235,8 @@ def latest_results(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return fetch_dicts(
         con,
         f"select {_RESULT_COLUMNS} from {DQ_TABLE} "
-        f"where batch_id is not distinct from (select batch_id from {DQ_TABLE} order by checked_at desc limit 1) "
+        f"where batch_id is not distinct from (select batch_id from {DQ_TABLE} "
+        "order by result_seq desc nulls last, checked_at desc limit 1) "
         f'qualify row_number() over (partition by "check" order by {_NEWEST_WORST}) = 1 '
         "order by case status when 'fail' then 0 when 'warn' then 1 else 2 end, \"check\"",
     )
@@ -230,6 +245,28 @@ def latest_results(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
     row = con.execute(sql, params or []).fetchone()
     return row[0] if row else None
+
+
+def latest_transform(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The newest succeeded transform: of the latest batch in as-of order, by its run's sequence.
+    A replay (a late drop, `rebuild`) transforms the latest batch again in a new run, so the
+    (batch_id, run_id) pair tells whether what was published still reflects the warehouse."""
+    rows = fetch_dicts(
+        con,
+        f"select t.batch_id, t.run_id, t.finished_at, t.inserted, t.updated, t.unchanged, t.deleted, t.revived, "
+        f"b.source_path, b.rows_loaded from {TRANSFORMS_TABLE} t join {LEDGER_TABLE} b using (batch_id) "
+        f"left join {RUNS_TABLE} r using (run_id) where t.status = 'succeeded' "
+        "order by b.as_of desc, b.batch_seq desc, r.run_seq desc nulls last, t.finished_at desc limit 1",
+    )
+    return rows[0] if rows else None
+
+
+def latest_ingestion(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the newest batch (by sequence) finished loading: what freshness measures."""
+    value: datetime | None = _one(
+        con, f"select finished_at from {LEDGER_TABLE} where status = 'succeeded' order by batch_seq desc limit 1"
+    )
+    return value
 
 
 def latest_batches(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | None]:
@@ -245,10 +282,7 @@ def latest_batches(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | No
 def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, o: MonitorOptions) -> list[CheckResult]:
     # The newest arrival by sequence: after a clock that ran ahead, max(finished_at) would stay
     # in the future for as long as the clock was off.
-    latest = _one(
-        con, f"select finished_at from {LEDGER_TABLE} where status = 'succeeded' order by batch_seq desc limit 1"
-    )
-    return freshness(latest, now, o)
+    return freshness(latest_ingestion(con), now, o)
 
 
 FUTURE_TOLERANCE_HOURS = 5 / 60  # clocks of one host agree within minutes; more is a step
@@ -509,9 +543,10 @@ def _store(con: duckdb.DuckDBPyConnection, report: MonitorReport, batch: str | N
     if not table_exists(con, DQ_TABLE):  # pragma: no cover - created by migration 3
         return
     at = utcnow()
+    seq = _one(con, f"select coalesce(max(result_seq), 0) + 1 from {DQ_TABLE}")
     con.executemany(
         f'insert into {DQ_TABLE} (run_id, batch_id, "check", "table", severity, status, observed, threshold, '
-        "message, checked_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "message, checked_at, result_seq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 report.run_id,
@@ -524,6 +559,7 @@ def _store(con: duckdb.DuckDBPyConnection, report: MonitorReport, batch: str | N
                 r.threshold,
                 r.message or None,
                 at,
+                seq,
             ]
             for r in report.results
             if not r.carried_from

@@ -15,7 +15,7 @@ from netflix_elt.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.home import Home
 from netflix_elt.ingest import BatchResult, IngestOptions, as_of_from_name, ingest_file
 from netflix_elt.lock import DEFAULT_TIMEOUT, run_lock
-from netflix_elt.monitor import MonitorOptions, MonitorReport, latest_batches, run_checks
+from netflix_elt.monitor import MonitorOptions, MonitorReport, latest_transform, run_checks
 from netflix_elt.rebuild import check_batches, rebuild, refuse_fresh_start
 from netflix_elt.sample import sample_path
 from netflix_elt.status import publish_state
@@ -147,25 +147,29 @@ def publish(home: Home) -> list[Path]:
 
     con = connect(home)
     try:
-        latest, _ = latest_batches(con)
+        transform = latest_transform(con)
     finally:
         con.close()
-    if latest is None:
+    if transform is None:
         log.info("publish: nothing transformed yet")
         return []
+    latest = (transform["batch_id"], transform["run_id"])
     manifest = exports_dir(home) / MANIFEST
     lookml_dir = home.root / "lookml"
     try:
-        published_batch = json.loads(manifest.read_text(encoding="utf-8")).get("batch_id")
-    except (OSError, ValueError):
-        published_batch = None
-    if published_batch != latest or not (lookml_dir / f"{MODEL_NAME}.model.lkml").is_file():
+        published = json.loads(manifest.read_text(encoding="utf-8"))
+        published_key = (published.get("batch_id"), published.get("transform_run_id"))
+    except (OSError, ValueError, AttributeError):
+        published_key = None
+    # Keyed on the transform, not the batch: a replay (a late drop, rebuild) rewrites the tables
+    # while the latest batch stays the same.
+    if published_key != latest or not (lookml_dir / f"{MODEL_NAME}.model.lkml").is_file():
         # LookML first: the manifest, written last of all, then marks both as done, so a run
         # stopped half-way through either redoes both.
         generate_lookml(home, lookml_dir)
         export_tables(home)
     else:
-        log.info("publish: exports/ and lookml/ already reflect batch %s", latest)
+        log.info("publish: exports/ and lookml/ already reflect batch %s", latest[0])
     dashboard = build_dashboard(home)
     log.info("published exports/, lookml/ and %s", dashboard.relative_to(home.root))
     return [exports_dir(home), lookml_dir, dashboard]
@@ -387,7 +391,10 @@ def _record_run(home: Home, result: RunResult, command: str, started_at: datetim
         return
     try:
         con.execute(
-            f"insert or replace into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert or replace into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            # run_seq: the run's place in order, kept when its row is rewritten (never the clock's)
+            f"coalesce((select run_seq from {RUNS_TABLE} where run_id = ?), "
+            f"(select coalesce(max(run_seq), 0) + 1 from {RUNS_TABLE})))",
             [
                 result.run_id,
                 command,
@@ -404,6 +411,7 @@ def _record_run(home: Home, result: RunResult, command: str, started_at: datetim
                 report.failed if report else None,
                 round(result.seconds, 3),
                 message or None,
+                result.run_id,
             ],
         )
     finally:

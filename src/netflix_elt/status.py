@@ -18,7 +18,7 @@ from typing import Any
 
 from netflix_elt.home import Home
 from netflix_elt.lock import peek
-from netflix_elt.monitor import latest_results
+from netflix_elt.monitor import latest_ingestion, latest_results
 from netflix_elt.warehouse import LEDGER_TABLE, RUNS_TABLE, connect, fetch_dicts, utcnow
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def _read_warehouse(home: Home, limit: int, *, read_only: bool) -> dict[str, Any
             con,
             f"select run_id, command, status, started_at, duration_s, batches_loaded, batches_skipped, "
             f"batches_rejected, batches_transformed, inserted, updated, unchanged, deleted, revived, "
-            f"checks_passed, checks_warned, checks_failed, message from {RUNS_TABLE} order by started_at desc limit ?",
+            f"checks_passed, checks_warned, checks_failed, message from {RUNS_TABLE} "
+            "order by run_seq desc nulls last, started_at desc limit ?",
             [limit],
         )
         batches = fetch_dicts(
@@ -97,10 +98,9 @@ def _read_warehouse(home: Home, limit: int, *, read_only: bool) -> dict[str, Any
             [limit],
         )
         checks = latest_results(con)
-        row = con.execute(f"select max(finished_at) from {LEDGER_TABLE} where status = 'succeeded'").fetchone()
+        latest = latest_ingestion(con)
     finally:
         con.close()
-    latest = row[0] if row else None
     return {"runs": runs, "batches": batches, "checks": checks, "latest_ingestion": latest}
 
 

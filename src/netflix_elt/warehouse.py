@@ -172,6 +172,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         alter table {TRANSFORMS_TABLE} add column delete_share double;
         """,
     ),
+    (
+        6,
+        "sequence numbers for runs and check results (newest by sequence, not by the clock)",
+        f"""
+        alter table {RUNS_TABLE} add column run_seq bigint;
+        alter table {DQ_TABLE} add column result_seq bigint;
+        update {RUNS_TABLE} set run_seq = s.seq
+        from (select run_id, row_number() over (order by started_at, run_id) as seq from {RUNS_TABLE}) as s
+        where {RUNS_TABLE}.run_id = s.run_id;
+        update {DQ_TABLE} set result_seq = s.seq
+        from (select run_id, dense_rank() over (order by min(checked_at), run_id) as seq
+              from {DQ_TABLE} group by run_id) as s
+        where {DQ_TABLE}.run_id = s.run_id;
+        """,
+    ),
 ]
 
 
