@@ -8,11 +8,12 @@ HOME_DIR ?= $(CURDIR)
 export DO_NOT_TRACK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test fuzz crash bench lint lock clean help
+.PHONY: run test test-fast fuzz crash bench lint lock clean help
 
 help:
 	@echo "make run    # set up .venv and run the whole pipeline on the bundled sample"
 	@echo "make test   # set up .venv and run the test suite"
+	@echo "make test-fast # the tests not marked slow (the quick loop; CI runs everything)"
 	@echo "make fuzz   # long property-based fuzzing of hostile drops (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make crash  # SIGKILL at all 21 points (make test kills at 8 of them)"
 	@echo "make bench  # benchmark on a synthetic 1M-row catalog (BENCH_ROWS=10000000 for 10M)"
@@ -31,6 +32,9 @@ run: $(STAMP)
 test: $(STAMP)
 	scripts/setup_bq_emulator.sh .bqemu
 	$(BIN)/python -m pytest -n 2 --dist loadscope
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadscope -m "not slow"
 
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -m fuzz -n 2 tests/test_fuzz.py

@@ -33,25 +33,14 @@ from typing import Any
 import duckdb
 import pytest
 
+from netflix_elt.mapping import CANONICAL_COLUMNS
+
 pytestmark = pytest.mark.slow
 
 _SCRIPT = Path(sys.executable).with_name("netflix-elt")
 CLI = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "netflix_elt"]
 BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
-COLUMNS = (
-    "show_id",
-    "type",
-    "title",
-    "director",
-    "cast",
-    "country",
-    "date_added",
-    "release_year",
-    "rating",
-    "duration",
-    "listed_in",
-    "description",
-)
+COLUMNS = CANONICAL_COLUMNS  # synth writes the canonical header
 AS_OF = ("2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04")
 ROWS = 3000
 CDC_FIELDS = ("inserted", "updated", "unchanged", "deleted", "revived")

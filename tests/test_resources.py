@@ -109,7 +109,9 @@ def test_too_little_memory_fails_the_run_and_the_drop_waits_in_the_inbox(
     assert line.endswith(f"raise ${MEMORY_LIMIT_ENV}"), line
     assert "cannot read a header line" not in line and "cannot be parsed" not in line
     [(status, message)] = ledger(home)
-    assert (status, f"error: {message}") == ("failed", line)
+    # the batch's own cause (the console may name a later allocation of the same shortage)
+    assert status == "failed"
+    assert message.startswith("DuckDB ran out of memory (limit 6MB") and message.endswith(f"raise ${MEMORY_LIMIT_ENV}")
     assert sorted(p.name for p in inbox.iterdir()) == ["drop.csv"]  # not moved to rejected/
     assert scalar(home, "select count(*) from raw_netflix_titles") == 0
     assert raw_files(home) == []

@@ -436,12 +436,18 @@ def test_rebuild_restores_a_lost_or_corrupt_warehouse(base: Base, tmp_path: Path
         refused = _cli(home.root, *args)
         assert refused.exit_code == 1, refused.output
         assert "Traceback" not in refused.output
+        # whether missing, garbage or truncated, the message says what to do
+        assert "netflix-elt rebuild" in refused.output, refused.output
+        assert "internal error" not in refused.output, refused.output
         if damaged is None:
-            assert "run `netflix-elt rebuild`" in refused.output, refused.output
             assert not home.warehouse.exists()
         else:
             assert _sha256(home.warehouse) == damaged
     assert len(list(home.raw_dir.glob("*/*.parquet"))) == 2  # nothing of the refused drop in the raw layer
+    # verify sees the damage too (a truncated file opens and its ledger reads: every table is read back)
+    checked = _cli(home.root, "verify")
+    assert checked.exit_code == 1, checked.output
+    assert f"problem: {home.warehouse}" in checked.output and "netflix-elt rebuild" in checked.output
 
     _assert_rebuilt(home, base, _cli(home.root, "rebuild"))
     backup = home.warehouse.with_name(home.warehouse.name + ".before-rebuild")

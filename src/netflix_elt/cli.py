@@ -59,6 +59,15 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
                 log.debug("resource error", exc_info=True)
                 click.echo(f"error: {resource}", err=True)
                 code = resource.exit_code
+            elif _is_damaged_database(exc):
+                log.debug("warehouse unreadable", exc_info=True)
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                click.echo(
+                    f"error: {state.home.warehouse}: the warehouse cannot be read ({first}); `netflix-elt verify` "
+                    "checks it, `netflix-elt rebuild` restores it from the raw layer",
+                    err=True,
+                )
+                code = EXIT_FAIL
             else:
                 log.debug("internal error", exc_info=True)
                 click.echo(
@@ -73,11 +82,20 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
     return wrapper
 
 
+def _is_damaged_database(exc: BaseException) -> bool:
+    """DuckDB's errors for a database file it cannot read (truncated, overwritten): an I/O or
+    deserialization error that is not a machine fault (those are resource errors, handled first)."""
+    import duckdb
+
+    return isinstance(exc, duckdb.IOException | duckdb.SerializationException)
+
+
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=(
         "Exit codes: 0 ok (warn-level checks allowed unless --strict); 1 a fail-level check failed, "
-        "another run held the lock too long, or an internal error; 2 bad input or usage (a rejected drop)."
+        "another run held the lock too long, a fault of the machine (disk full, out of memory), a damaged "
+        "raw layer or warehouse, or an internal error; 2 bad input or usage (a rejected or refused drop)."
     ),
 )
 @click.version_option(__version__, prog_name="netflix-elt")

@@ -102,11 +102,24 @@ def verify(home: Home) -> VerifyReport:
     try:
         records = _succeeded_records(con)
         loaded = dict(con.execute(f"select _batch_id, count(*) from {RAW_TABLE} group by 1").fetchall())
+        unreadable = _unreadable_tables(con)
     except duckdb.Error as exc:
-        report.problems.append(RawProblem(None, str(home.warehouse), f"warehouse cannot be read ({exc})"))
+        report.problems.append(
+            RawProblem(
+                None, str(home.warehouse), f"warehouse cannot be read ({_first(exc)}); run `netflix-elt rebuild`"
+            )
+        )
         return report
     finally:
         con.close()
+    for table, exc in unreadable:
+        report.problems.append(
+            RawProblem(
+                None,
+                str(home.warehouse),
+                f"table {table} cannot be read ({_first(exc)}): the file is damaged; run `netflix-elt rebuild`",
+            )
+        )
     report.batches = len(records)
     named: set[Path] = set()
     for rec in records:
@@ -135,6 +148,25 @@ def verify(home: Home) -> VerifyReport:
                 RawProblem(None, str(path.relative_to(home.root)), "raw file is named by no succeeded ledger row")
             )
     return report
+
+
+def _unreadable_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, duckdb.Error]]:
+    """Tables whose every value cannot be read back (a truncated or overwritten file opens, and its
+    catalog reads, until a scan reaches a block that is not there): hashing each row reads all."""
+    tables = con.execute(
+        "select table_name from information_schema.tables where table_type = 'BASE TABLE' order by 1"
+    ).fetchall()
+    bad: list[tuple[str, duckdb.Error]] = []
+    for (table,) in tables:
+        try:
+            con.execute(f'select bit_xor(hash(t)) from "{table}" as t').fetchone()
+        except duckdb.Error as exc:
+            bad.append((str(table), exc))
+    return bad
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def check_batches(home: Home, batch_ids: list[str]) -> None:

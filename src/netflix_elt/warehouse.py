@@ -225,7 +225,11 @@ def connect(home: Home, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     try:
         con = duckdb.connect(str(home.warehouse), read_only=read_only)
     except duckdb.IOException as exc:
-        raise PipelineError(f"{home.warehouse}: cannot open the warehouse ({exc})") from exc
+        first = (str(exc).strip().splitlines() or ["IOException"])[0]
+        hint = ""
+        if "not a valid DuckDB database" in first or "Could not read" in first:
+            hint = "; `netflix-elt verify` checks it, `netflix-elt rebuild` restores it from the raw layer"
+        raise PipelineError(f"{home.warehouse}: cannot open the warehouse ({first}){hint}") from exc
     configure(con, home)
     if not read_only:
         migrate(con)
