@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -60,3 +63,20 @@ def bq_endpoint(tmp_path_factory: pytest.TempPathFactory):
     """One BigQuery API emulator (bqemulator on 127.0.0.1) for the session: (endpoint URL, project)."""
     with bq_emulator(log_dir=tmp_path_factory.mktemp("bqemu")) as endpoint:
         yield endpoint
+
+
+_SCRIPT = Path(sys.executable).with_name("netflix-elt")
+CLI = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "netflix_elt"]
+BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
+
+
+def netflix_elt_process(home: Path, *args: Any, prefix: list[str] | None = None, timeout: float = 900) -> str:
+    """Run `netflix-elt --home HOME ARGS` as a real process (behind `prefix`, e.g. faketime); assert
+    exit 0 and no traceback; return stdout + stderr. One dbt thread: two test workers share the cores."""
+    cmd = [*(prefix or []), *CLI, "--home", str(home), *map(str, args)]
+    env = {**os.environ, "NETFLIX_ELT_DBT_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(cmd)}: exit {proc.returncode}\n{output[-6000:]}"
+    assert "Traceback" not in output, output[-6000:]
+    return output

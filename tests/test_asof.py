@@ -21,10 +21,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,11 +32,10 @@ import pytest
 
 from netflix_elt.mapping import CANONICAL_COLUMNS
 
+from conftest import BRIDGES, netflix_elt_process
+
 pytestmark = pytest.mark.slow
 
-_SCRIPT = Path(sys.executable).with_name("netflix-elt")
-CLI = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "netflix_elt"]
-BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
 COLUMNS = CANONICAL_COLUMNS  # synth writes the canonical header
 AS_OF = ("2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04")
 ROWS = 3000
@@ -50,14 +46,7 @@ CDC_FIELDS = ("inserted", "updated", "unchanged", "deleted", "revived")
 
 
 def netflix_elt(home: Path, *args: Any) -> str:
-    """Run `netflix-elt --home HOME ARGS`; assert exit 0; return stdout + stderr."""
-    cmd = [*CLI, "--home", str(home), *map(str, args)]
-    env = {**os.environ, "NETFLIX_ELT_DBT_THREADS": "1"}  # two test workers share the two cores
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, env=env)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)}: exit {proc.returncode}\n{output[-6000:]}"
-    assert "Traceback" not in output, output[-6000:]
-    return output
+    return netflix_elt_process(home, *args)
 
 
 def rows(warehouse: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:

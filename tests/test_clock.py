@@ -28,8 +28,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,15 +36,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from conftest import CANONICAL, VARIANTS
+from conftest import BRIDGES, CANONICAL, VARIANTS, netflix_elt_process
 
 pytestmark = pytest.mark.slow
 
 TRAILING = VARIANTS / "netflix_titles_trailing_empty_column.csv"
 FAKETIME = Path(os.environ.get("NETFLIX_ELT_FAKETIME", "/usr/bin/faketime"))
-_SCRIPT = Path(sys.executable).with_name("netflix-elt")
-CLI = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "netflix_elt"]
-BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
 ROWS = 8807
 # Business columns of the current table: everything but the times and the batch ids.
 CURRENT_BUSINESS = (
@@ -70,17 +65,12 @@ THIRD_CDC = (0, 8, ROWS - 4 - 8, 4, 0)  # inserted, updated, unchanged, deleted,
 def netflix_elt(home: Path, *args: Any, shift: str | None = None, exact_faketime: bool = False) -> str:
     """Run `netflix-elt --home HOME ARGS` (under `faketime -f SHIFT` when given); assert exit 0 and
     return stdout + stderr."""
-    cmd = [*CLI, "--home", str(home), *map(str, args)]
+    prefix: list[str] = []
     if shift is not None:
         if not FAKETIME.is_file():
             pytest.fail(f"faketime not found at {FAKETIME}: apt-get install -y faketime (or set NETFLIX_ELT_FAKETIME)")
-        cmd = [str(FAKETIME), *([] if exact_faketime else ["--exclude-monotonic"]), "-f", shift, *cmd]
-    env = {**os.environ, "NETFLIX_ELT_DBT_THREADS": "1"}  # two test workers share the two cores
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, env=env)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)}: exit {proc.returncode}\n{output[-6000:]}"
-    assert "Traceback" not in output, output[-6000:]
-    return output
+        prefix = [str(FAKETIME), *([] if exact_faketime else ["--exclude-monotonic"]), "-f", shift]
+    return netflix_elt_process(home, *args, prefix=prefix, timeout=600)
 
 
 def rows(home: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
