@@ -11,7 +11,7 @@ from netflix_elt.dbt_runner import Dbt, project_dir
 from netflix_elt.home import Home
 from netflix_elt.ingest import IngestOptions
 from netflix_elt.pipeline import RunResult, run_pipeline
-from netflix_elt.transform import DeletesRefused, KeyRemapRefused, TransformOptions, transform_batch
+from netflix_elt.transform import DeletesRefused, KeyRemapRefused, PendingBatch, TransformOptions, transform_batch
 
 from conftest import CANONICAL, VARIANTS, query, scalar
 
@@ -105,7 +105,9 @@ def test_same_content_again_changes_nothing(home: Home) -> None:
 
     # re-running the very same batch (as after a crash) changes nothing either
     batch_id = first.batches[0].batch_id
-    redo = transform_batch(home, Dbt(home), "rerun", batch_id, "snapshot", TransformOptions())
+    redo = transform_batch(
+        home, Dbt(home), "rerun", PendingBatch(batch_id, "snapshot", str(CANONICAL)), TransformOptions()
+    )
     assert (redo.counts.inserted, redo.counts.updated, redo.counts.deleted) == (0, 0, 0)
     assert scalar(home, "select count(*) from analytics_netflix_history") == 8807
 

@@ -63,7 +63,6 @@ _OS_CAUSES = {
     errno.EDQUOT: ("disk quota exceeded", "free space, raise the quota or move the home"),
     errno.EIO: ("I/O error", "check the disk (dmesg) and re-run"),
 }
-RESOURCE_ERRNOS = frozenset(_OS_CAUSES)
 # The same causes as DuckDB words them (it reports the OS error as text, sometimes with its errno).
 _TEXT_CAUSES = [
     (errno.ENOSPC, re.compile(r"no space left on device|\bENOSPC\b|\"errno\"\s*:\s*\"?28\b", re.I)),

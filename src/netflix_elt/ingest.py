@@ -101,9 +101,6 @@ class BatchResult:
     message: str = ""
     seconds: float = 0.0
     stat: SourceStat | None = None
-    batch_seq: int | None = None
-    as_of: datetime | None = None
-    raw_sha256: str | None = None
 
 
 class _NotUtf8(Exception):
@@ -229,7 +226,6 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
     if con.execute(f"select 1 from {LEDGER_TABLE} where batch_id = ?", [batch_id]).fetchone():
         batch_id = f"{batch_id}_{seq}"  # a frozen or stepped-back clock, the same content forced again
     result = BatchResult(source=path, status="running", batch_id=batch_id, sha256=info.sha256, stat=stat)
-    result.batch_seq, result.as_of = seq, as_of
     con.execute(
         f"insert into {LEDGER_TABLE} (batch_id, source_path, source_sha256, source_bytes, compression, "
         "encoding, mode, started_at, status, source_realpath, source_mtime_ns, source_ctime_ns, source_inode, "
@@ -432,11 +428,10 @@ def _load(
                 "to the raw Parquet file); batch rolled back"
             )
         faults.checkpoint("after_raw_write")
-        result.raw_sha256 = file_sha256(tmp)
         # Record the final name before publishing it, so a crash after the link is recoverable.
         con.execute(
             f"update {LEDGER_TABLE} set raw_path = ?, raw_sha256 = ?, raw_bytes = ? where batch_id = ?",
-            [rel, result.raw_sha256, tmp.stat().st_size, batch_id],
+            [rel, file_sha256(tmp), tmp.stat().st_size, batch_id],
         )
         try:
             os.link(tmp, final)  # atomic, and never replaces an existing raw file
@@ -521,11 +516,7 @@ def _trusted_mtime(result: BatchResult) -> int | None:
         now = stat_source(result.source)
     except OSError:
         return None
-    if now.mtime_ns is None:
-        return None
-    if (now.realpath, now.size, now.ctime_ns, now.inode) != (first.realpath, first.size, first.ctime_ns, first.inode):
-        return None
-    return now.mtime_ns
+    return now.mtime_ns if now.mtime_ns is not None and now.same_file_unchanged(first) else None
 
 
 def pick_delimiter(header_line: str) -> str:

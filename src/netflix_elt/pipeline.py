@@ -23,7 +23,6 @@ from netflix_elt.transform import (
     BatchRefused,
     TransformOptions,
     TransformResult,
-    late_batches,
     pending_batches,
     transform_pending,
 )
@@ -178,8 +177,6 @@ def publish(home: Home) -> list[Path]:
 def run_rebuild(home: Home, *, lock_timeout: float = DEFAULT_TIMEOUT) -> Any:
     """`netflix-elt rebuild`: replay the raw layer into a new warehouse under the run lock, then
     check and publish like a run."""
-    from netflix_elt.rebuild import rebuild
-
     home.ensure()
     result = RunResult(run_id=new_run_id())
     started, started_at = time.monotonic(), utcnow()
@@ -263,21 +260,22 @@ def _transform(home: Home, result: RunResult, transform_options: TransformOption
     new warehouse instead, which gives the state an in-order arrival gives."""
     con = connect(home)
     try:
-        pending = [p.batch_id for p in pending_batches(con)]
-        late = late_batches(con)
+        pending = pending_batches(con)
     finally:
         con.close()
-    check_batches(home, pending)
+    ids = {p.batch_id for p in pending}
+    check_batches(home, ids)
+    late = [p for p in pending if p.late]
     if not late:
-        result.transforms += transform_pending(home, result.run_id, transform_options)
+        result.transforms += transform_pending(home, result.run_id, transform_options, pending=pending)
         return
     log.info(
         "transform: %d late batch(es) (as-of before a batch already applied): replaying the raw layer in as-of order",
         len(late),
     )
     replay = rebuild(home, result.run_id, transform_options)
-    result.transforms += [t for t in replay.transforms if t.batch_id in pending]
-    refused = [e for e in replay.refusals if getattr(e, "batch_id", None) in pending]
+    result.transforms += [t for t in replay.transforms if t.batch_id in ids]
+    refused = [e for e in replay.refusals if getattr(e, "batch_id", None) in ids]
     if refused:
         raise refused[0]
 

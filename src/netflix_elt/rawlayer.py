@@ -111,10 +111,10 @@ class RawProblem:
         return f"{who}{self.path}: {self.problem}"
 
 
-def check_raw_file(home: Home, batch: dict[str, Any], *, deep: bool = True) -> list[RawProblem]:
+def check_raw_file(home: Home, batch: dict[str, Any]) -> list[RawProblem]:
     """The problems of one succeeded batch's raw file and manifest against its ledger row: missing,
     altered (sha256), truncated or unreadable (Parquet footer), another row count, or a manifest
-    that is missing or disagrees. `deep=False` skips reading the Parquet rows (sha256 only)."""
+    that is missing or disagrees."""
     batch_id = str(batch["batch_id"])
     rel = batch.get("raw_path")
     if not rel:
@@ -135,16 +135,13 @@ def check_raw_file(home: Home, batch: dict[str, Any], *, deep: bool = True) -> l
                     "restore it from a backup or re-ingest the drop",
                 )
             )
-    if deep or problems:
-        rows = parquet_rows(path)
-        if rows is None:
-            problems.append(RawProblem(batch_id, str(rel), "raw file is truncated or not Parquet (unreadable footer)"))
-        elif batch.get("rows_loaded") is not None and rows != int(batch["rows_loaded"]):
-            problems.append(
-                RawProblem(
-                    batch_id, str(rel), f"raw file holds {rows:,} rows, the ledger says {batch['rows_loaded']:,}"
-                )
-            )
+    rows = parquet_rows(path)
+    if rows is None:
+        problems.append(RawProblem(batch_id, str(rel), "raw file is truncated or not Parquet (unreadable footer)"))
+    elif batch.get("rows_loaded") is not None and rows != int(batch["rows_loaded"]):
+        problems.append(
+            RawProblem(batch_id, str(rel), f"raw file holds {rows:,} rows, the ledger says {batch['rows_loaded']:,}")
+        )
     mpath = manifest_path(path)
     mrel = str(mpath.relative_to(home.root))
     if not mpath.is_file():

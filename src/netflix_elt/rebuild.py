@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,6 @@ class VerifyReport:
         return not self.problems
 
 
-def _succeeded_records(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return ledger_records(con, "status = 'succeeded'")
-
-
 def verify(home: Home) -> VerifyReport:
     """Every problem of the raw layer against the ledger and the warehouse. Writes nothing."""
     report = VerifyReport()
@@ -100,7 +97,7 @@ def verify(home: Home) -> VerifyReport:
         )
         return report
     try:
-        records = _succeeded_records(con)
+        records = ledger_records(con, "status = 'succeeded'")
         loaded = dict(con.execute(f"select _batch_id, count(*) from {RAW_TABLE} group by 1").fetchall())
         unreadable = _unreadable_tables(con)
     except duckdb.Error as exc:
@@ -169,13 +166,13 @@ def _first(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def check_batches(home: Home, batch_ids: list[str]) -> None:
+def check_batches(home: Home, batch_ids: Collection[str]) -> None:
     """Refuse to go on over a damaged raw file: raises RawLayerDamaged naming the first problem."""
     if not batch_ids:
         return
     con = connect(home)
     try:
-        records = [r for r in _succeeded_records(con) if r["batch_id"] in set(batch_ids)]
+        records = ledger_records(con, "status = 'succeeded' and list_contains(?, batch_id)", [sorted(batch_ids)])
     finally:
         con.close()
     for rec in records:

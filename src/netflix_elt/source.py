@@ -89,6 +89,16 @@ class SourceStat:
     ctime_ns: int | None = None
     inode: int | None = None
 
+    def same_file_unchanged(self, other: SourceStat) -> bool:
+        """The same file (path, inode), not written since (size, and the ctime that any write,
+        utime or rename moves)."""
+        return (self.realpath, self.size, self.ctime_ns, self.inode) == (
+            other.realpath,
+            other.size,
+            other.ctime_ns,
+            other.inode,
+        )
+
 
 def stat_source(path: Path) -> SourceStat:
     """The resolved path, size and trusted mtime of a drop (check_path it first)."""
@@ -112,13 +122,7 @@ def settled_stat(path: Path, first: SourceStat) -> SourceStat:
         again = stat_source(path)
     except OSError:
         return first
-    same = (again.realpath, again.size, again.ctime_ns, again.inode) == (
-        first.realpath,
-        first.size,
-        first.ctime_ns,
-        first.inode,
-    )
-    return again if same else first
+    return again if again.same_file_unchanged(first) else first
 
 
 def check_path(path: Path) -> None:

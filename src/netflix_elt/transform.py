@@ -79,6 +79,7 @@ class PendingBatch:
     source: str
     accept_key_changes: bool = False
     accept_deletes: bool = False
+    late: bool = False
 
 
 @dataclass
@@ -126,50 +127,42 @@ class KeyRemapCheck:
         return self.changed / self.matched if self.matched else 0.0
 
 
-_ORDER = "b.as_of, b.batch_seq"  # catalog order: as-of, then arrival (never the wall clock)
-
-
 def pending_batches(con: duckdb.DuckDBPyConnection) -> list[PendingBatch]:
-    """Succeeded batches not yet transformed, in as-of order. A batch a guard refused is final
-    (re-ingest the file with --force and --accept-key-changes or --accept-deletes to apply it)."""
+    """Succeeded batches not yet transformed, in as-of order (then sequence: never the wall clock).
+    A batch a guard refused is final (re-ingest the file with --force and --accept-key-changes or
+    --accept-deletes to apply it). `late` marks a batch whose as-of lies before that of a batch
+    already applied: history can take it at its place only by replaying the raw layer (`rebuild`)."""
     return [
-        PendingBatch(b, m, src, bool(ak), bool(ad))
-        for b, m, src, ak, ad in con.execute(
+        PendingBatch(b, m, src, bool(ak), bool(ad), bool(late))
+        for b, m, src, ak, ad, late in con.execute(
             f"select b.batch_id, b.mode, b.source_path, coalesce(b.accept_key_changes, false), "
-            f"coalesce(b.accept_deletes, false) from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
+            "coalesce(b.accept_deletes, false), "
+            f"coalesce(b.as_of < (select max(a.as_of) from {LEDGER_TABLE} a join {TRANSFORMS_TABLE} t "
+            "on t.batch_id = a.batch_id and t.status = 'succeeded'), false) "
+            f"from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
             f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id "
             "and t.status in ('succeeded', 'refused')) "
-            f"order by {_ORDER}"
-        ).fetchall()
-    ]
-
-
-def late_batches(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Pending batches whose as-of lies before that of a batch already applied: history can only
-    take them at their place by replaying the raw layer in as-of order (`rebuild`)."""
-    return [
-        r[0]
-        for r in con.execute(
-            f"select b.batch_id from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
-            f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id "
-            "and t.status in ('succeeded', 'refused')) "
-            f"and b.as_of < (select max(a.as_of) from {LEDGER_TABLE} a join {TRANSFORMS_TABLE} t "
-            "on t.batch_id = a.batch_id and t.status = 'succeeded') "
-            f"order by {_ORDER}"
+            "order by b.as_of, b.batch_seq"
         ).fetchall()
     ]
 
 
 def transform_pending(
-    home: Home, run_id: str, options: TransformOptions | None = None, dbt: Dbt | None = None
+    home: Home,
+    run_id: str,
+    options: TransformOptions | None = None,
+    dbt: Dbt | None = None,
+    pending: list[PendingBatch] | None = None,
 ) -> list[TransformResult]:
-    """Transform every pending batch in order; stops at the first that fails or is refused."""
+    """Transform every pending batch in order (`pending` when the caller has read them already);
+    stops at the first that fails or is refused."""
     options = options or TransformOptions()
-    con = connect(home)
-    try:
-        pending = pending_batches(con)
-    finally:
-        con.close()
+    if pending is None:
+        con = connect(home)
+        try:
+            pending = pending_batches(con)
+        finally:
+            con.close()
     if not pending:
         log.info("transform: no new batch to process")
         return []
@@ -178,15 +171,8 @@ def transform_pending(
 
 
 def transform_batch(
-    home: Home,
-    dbt: Dbt,
-    run_id: str,
-    batch: PendingBatch | str,
-    mode: str | None = None,
-    options: TransformOptions | None = None,
+    home: Home, dbt: Dbt, run_id: str, batch: PendingBatch, options: TransformOptions | None = None
 ) -> TransformResult:
-    if isinstance(batch, str):  # (batch_id, mode): a batch named by id, as read from the ledger
-        batch = _pending(home, batch, mode)
     options = options or TransformOptions()
     batch_id = batch.batch_id
     started = time.monotonic()
@@ -255,21 +241,6 @@ def transform_batch(
         _record(home, run_id, result)
     log.info("transform: batch %s: %s (%.1fs)", batch_id, result.counts.line(), result.seconds)
     return result
-
-
-def _pending(home: Home, batch_id: str, mode: str | None) -> PendingBatch:
-    con = connect(home)
-    try:
-        row = con.execute(
-            f"select mode, source_path, coalesce(accept_key_changes, false), coalesce(accept_deletes, false) "
-            f"from {LEDGER_TABLE} where batch_id = ?",
-            [batch_id],
-        ).fetchone()
-    finally:
-        con.close()
-    if row is None:
-        raise PipelineError(f"batch {batch_id}: not in the ledger")
-    return PendingBatch(batch_id, mode or row[0], row[1], bool(row[2]), bool(row[3]))
 
 
 @dataclass(frozen=True)
