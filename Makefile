@@ -56,4 +56,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .bqemu .pytest_cache .ruff_cache
+	rm -rf $(VENV) .bqemu .pytest_cache .ruff_cache .test-data

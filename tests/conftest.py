@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
 import subprocess
 import sys
@@ -14,13 +16,39 @@ from bq_emulator import bq_emulator
 from netflix_elt.home import Home
 
 REPO = Path(__file__).resolve().parents[1]
-# The project's shared data sits beside the repo (../shared/data/netflix); override for other layouts.
-DATA = Path(os.environ.get("NETFLIX_ELT_TEST_DATA", REPO.parent / "shared" / "data" / "netflix"))
+CARRIED = Path(__file__).resolve().parent / "data"  # the real files, carried by the repo (README there)
+
+
+def _unpacked_test_data() -> Path:
+    """The real copies the repo carries, unpacked into .test-data/ (once; each file written to a
+    temporary name and renamed, so parallel test workers never see half a file) and checked
+    against SHA256SUMS: the canonical file is the bundled sample, the variants are gzipped."""
+    target = REPO / ".test-data" / "netflix"
+    sources = {"netflix_titles.csv": REPO / "src" / "netflix_elt" / "sample" / "netflix_titles.csv"}
+    sources |= {f"variants/{gz.stem}": gz for gz in sorted((CARRIED / "variants").glob("*.csv.gz"))}
+    for line in (CARRIED / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        out = target / name
+        if out.is_file() and hashlib.sha256(out.read_bytes()).hexdigest() == digest:
+            continue
+        src = sources[name]
+        data = gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest:  # fail loudly: never test on damaged data
+            raise RuntimeError(f"{src}: does not match tests/data/SHA256SUMS for {name}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    return target
+
+
+# NETFLIX_ELT_TEST_DATA points at another copy laid out the same way; by default, the repo's own.
+DATA = Path(os.environ["NETFLIX_ELT_TEST_DATA"]) if os.environ.get("NETFLIX_ELT_TEST_DATA") else _unpacked_test_data()
 CANONICAL = DATA / "netflix_titles.csv"
 VARIANTS = DATA / "variants"
 
 if not CANONICAL.is_file():  # fail loudly: a missing data set must never look like a green run
-    raise RuntimeError(f"test data not found at {DATA}; set NETFLIX_ELT_TEST_DATA")
+    raise RuntimeError(f"test data not found at {DATA}; unset NETFLIX_ELT_TEST_DATA to use the repo's copy")
 
 
 def variant(name: str) -> Path:
