@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -13,7 +14,7 @@ import yaml
 from click.testing import CliRunner
 
 from netflix_elt.cli import cli
-from netflix_elt.export import EXPORT_TABLES, PARQUET_ONLY, export_tables
+from netflix_elt.export import EXPORT_TABLES, KPI_VIEWS, ORDER_BY, PARQUET_ONLY, export_tables
 from netflix_elt.home import Home
 from netflix_elt.lookml import VIEW_TABLES, generate_lookml, validate_lookml
 from netflix_elt.pipeline import run_pipeline
@@ -61,6 +62,50 @@ def test_exports_match_the_warehouse(built: Home, tmp_path: Path) -> None:
     movies = next(t for t in manifest["tables"] if t["table"] == "kpi_movies_vs_tv")
     assert movies["columns"] == [{"name": "type", "type": "VARCHAR"}, {"name": "total_titles", "type": "BIGINT"}]
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest
+
+
+# The meaningful order of each KPI export. A ranking: its count, largest first, the name breaking
+# ties. A time series: by time, then as a ranking within each period.
+RANKINGS = {
+    "kpi_movies_vs_tv": ("total_titles", "type"),
+    "kpi_titles_by_country": ("total_titles", "country"),
+    "kpi_titles_by_rating": ("total_titles", "rating"),
+    "kpi_top_genres": ("total_titles", "genre"),
+    "kpi_country_recent_growth": ("total_titles_recent", "country"),
+}
+SERIES = {
+    "kpi_titles_by_year": ("release_year", "total_titles", None),
+    "kpi_genres_over_time": ("release_year", "total_titles", "genre"),
+    "kpi_titles_added_by_month": ("month_added", "total_titles", "type"),
+}
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_kpi_exports_are_written_in_rank_or_time_order(built: Home, tmp_path: Path) -> None:
+    assert set(RANKINGS) | set(SERIES) == set(KPI_VIEWS) and set(ORDER_BY) == set(EXPORT_TABLES)
+    out = tmp_path / "out"
+    export_tables(built, out)
+    for table, (count, name) in RANKINGS.items():
+        rows = _csv_rows(out / f"{table}.csv")
+        counts = [int(r[count]) for r in rows]
+        assert len(counts) > 1 and counts == sorted(counts, reverse=True), (table, counts)
+        warehouse = query(built, f"select {name}, {count} from {table} order by {count} desc, {name} nulls last")
+        assert [(r[name], int(r[count])) for r in rows] == [(n or "", c) for n, c in warehouse], table
+        parquet = duckdb.execute(f"select {name}, {count} from read_parquet(?)", [str(out / f"{table}.parquet")])
+        assert parquet.fetchall() == warehouse, table
+    for table, (time, count, name) in SERIES.items():
+        rows = _csv_rows(out / f"{table}.csv")
+        keys = f"{time}, {count} desc" + (f", {name}" if name else "")
+        cols = f"{time}::varchar, {count}" + (f", {name}" if name else "")
+        warehouse = query(built, f"select {cols} from {table} order by {keys}")
+        got = [tuple(r[c] if c != count else int(r[c]) for c in (time, count, name) if c) for r in rows]
+        assert got == [tuple(v if v is not None else "" for v in w) for w in warehouse], table
+        parquet = duckdb.execute(f"select {cols} from read_parquet(?)", [str(out / f"{table}.parquet")])
+        assert parquet.fetchall() == warehouse, table
 
 
 def test_lookml_parses_and_matches_the_warehouse(built: Home, tmp_path: Path) -> None:

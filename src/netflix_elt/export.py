@@ -37,6 +37,20 @@ KPI_VIEWS = (
 EXPORT_TABLES = ("analytics_netflix_current", *KPI_VIEWS)
 FORMATS = {"parquet": "format parquet, compression zstd", "csv": "format csv, header"}
 PARQUET_ONLY = frozenset({"analytics_netflix_current"})
+# The order each table is written in, the one a reader of the file expects: a ranking by its
+# count, largest first, the name breaking ties (a top 10 sorted by name hides the ranking); a time
+# series by time, then ranked within each period; the catalog by its key.
+ORDER_BY = {
+    "analytics_netflix_current": "show_id",
+    "kpi_movies_vs_tv": "total_titles desc, type",
+    "kpi_titles_by_year": "release_year",
+    "kpi_titles_by_country": "total_titles desc, country",
+    "kpi_titles_by_rating": "total_titles desc, rating nulls last",
+    "kpi_top_genres": "total_titles desc, genre",
+    "kpi_genres_over_time": "release_year, total_titles desc, genre",
+    "kpi_country_recent_growth": "total_titles_recent desc, country",
+    "kpi_titles_added_by_month": "month_added, total_titles desc, type",
+}
 MANIFEST = "manifest.json"
 
 
@@ -76,8 +90,7 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
                     [table],
                 ).fetchall()
             ]
-            order = "show_id" if table == "analytics_netflix_current" else "all"
-            select = f"select * from {table} order by {order}"
+            select = f"select * from {table} order by {ORDER_BY[table]}"
             files, digests = {}, {}
             for fmt, options in FORMATS.items():
                 if fmt != "parquet" and table in PARQUET_ONLY:
