@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -49,7 +50,7 @@ def test_exports_match_the_warehouse(built: Home, tmp_path: Path) -> None:
         for fmt, name in t["files"].items():
             assert hashlib.sha256((tmp_path / "out" / name).read_bytes()).hexdigest() == t["sha256"][fmt]
         parquet = tmp_path / "out" / t["files"]["parquet"]
-        warehouse_rows = query(built, f"select * from {t['table']} order by all")
+        warehouse_rows = query(built, f"select {AS_EXPORTED.get(t['table'], '*')} from {t['table']} order by all")
         assert t["rows"] == len(warehouse_rows)
         assert duckdb.execute("select * from read_parquet(?) order by all", [str(parquet)]).fetchall() == warehouse_rows
         assert [c["name"] for c in t["columns"]] == [
@@ -80,6 +81,10 @@ SERIES = {
 }
 
 
+# A month is a date: the warehouse holds date_trunc's timestamp, the exports the date it means.
+AS_EXPORTED = {"kpi_titles_added_by_month": "* replace (month_added::date as month_added)"}
+
+
 def _csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
@@ -100,12 +105,31 @@ def test_kpi_exports_are_written_in_rank_or_time_order(built: Home, tmp_path: Pa
     for table, (time, count, name) in SERIES.items():
         rows = _csv_rows(out / f"{table}.csv")
         keys = f"{time}, {count} desc" + (f", {name}" if name else "")
-        cols = f"{time}::varchar, {count}" + (f", {name}" if name else "")
+        cols = f"{time}::{'date' if time == 'month_added' else 'varchar'}::varchar, {count}" + (
+            f", {name}" if name else ""
+        )
         warehouse = query(built, f"select {cols} from {table} order by {keys}")
         got = [tuple(r[c] if c != count else int(r[c]) for c in (time, count, name) if c) for r in rows]
         assert got == [tuple(v if v is not None else "" for v in w) for w in warehouse], table
         parquet = duckdb.execute(f"select {cols} from read_parquet(?)", [str(out / f"{table}.parquet")])
         assert parquet.fetchall() == warehouse, table
+
+
+def test_month_added_is_exported_as_a_date(built: Home, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    manifest = export_tables(built, out)
+    table = "kpi_titles_added_by_month"
+    rows = _csv_rows(out / f"{table}.csv")
+    assert rows and all(re.fullmatch(r"\d{4}-\d{2}-01", r["month_added"]) for r in rows), rows[:3]
+    first = query(built, f"select strftime(min(month_added), '%Y-%m-%d') from {table}")[0][0]
+    assert rows[0]["month_added"] == first
+    parquet = str(out / f"{table}.parquet")
+    schema = duckdb.execute("select type, converted_type from parquet_schema(?) where name = 'month_added'", [parquet])
+    assert schema.fetchall() == [("INT32", "DATE")]  # the Parquet DATE type, days since the epoch
+    assert duckdb.execute("select typeof(month_added) from read_parquet(?) limit 1", [parquet]).fetchone() == ("DATE",)
+    # The manifest lists the type written, which the BigQuery load uses for its schema.
+    (entry,) = [t for t in manifest["tables"] if t["table"] == table]
+    assert {"name": "month_added", "type": "DATE"} in entry["columns"]
 
 
 def test_lookml_parses_and_matches_the_warehouse(built: Home, tmp_path: Path) -> None:

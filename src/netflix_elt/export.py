@@ -51,6 +51,9 @@ ORDER_BY = {
     "kpi_country_recent_growth": "total_titles_recent desc, country",
     "kpi_titles_added_by_month": "month_added, total_titles desc, type",
 }
+# Columns that mean a date but are a timestamp in the warehouse (date_trunc returns one): written
+# as a DATE, `2008-01-01`, not `2008-01-01 00:00:00`.
+AS_DATE = {"kpi_titles_added_by_month": ("month_added",)}
 MANIFEST = "manifest.json"
 
 
@@ -82,15 +85,12 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
         if missing:
             raise InputError(f"{home.warehouse}: no transformed data yet ({missing[0]} missing); run `netflix-elt run`")
         for table in EXPORT_TABLES:
-            cols = [
-                {"name": name, "type": ctype}
-                for name, ctype in con.execute(
-                    "select column_name, data_type from information_schema.columns "
-                    "where table_name = ? order by ordinal_position",
-                    [table],
-                ).fetchall()
-            ]
-            select = f"select * from {table} order by {ORDER_BY[table]}"
+            columns = "*"
+            if table in AS_DATE:
+                columns += f" replace ({', '.join(f'cast({c} as date) as {c}' for c in AS_DATE[table])})"
+            select = f"select {columns} from {table} order by {ORDER_BY[table]}"
+            # The types of what is written (the BigQuery load takes its schema from them).
+            cols = [{"name": row[0], "type": row[1]} for row in con.execute(f"describe {select}").fetchall()]
             files, digests = {}, {}
             for fmt, options in FORMATS.items():
                 if fmt != "parquet" and table in PARQUET_ONLY:
