@@ -203,6 +203,40 @@ def test_broken_lookml_file_is_reported(built: Home, tmp_path: Path) -> None:
     assert any("kpi_top_genres.view.lkml: does not parse" in p for p in validate_lookml(built, folder))
 
 
+def _copy_of(built: Home, root: Path) -> Home:
+    """A home holding a copy of the built warehouse and nothing else (no lookml/)."""
+    copy = Home(root)
+    copy.root.mkdir()
+    (copy.root / built.warehouse.name).write_bytes(built.warehouse.read_bytes())
+    return copy
+
+
+def test_a_missing_or_empty_lookml_folder_is_a_problem(built: Home, tmp_path: Path) -> None:
+    folder = tmp_path / "lookml"
+    hint = "no LookML files; run `netflix-elt lookml` to generate them"
+    assert validate_lookml(built, folder) == [f"{folder}: {hint}"]
+    folder.mkdir()
+    assert validate_lookml(built, folder) == [f"{folder}: {hint}"]
+    (folder / "notes.txt").write_text("not LookML\n", "utf-8")
+    assert validate_lookml(built, folder) == [f"{folder}: {hint}"]
+    # Views without the model that explores them are not a LookML project either.
+    generate_lookml(built, folder)
+    (folder / "netflix_elt.model.lkml").unlink()
+    problems = validate_lookml(built, folder)
+    assert problems == [f"{folder}: no model file (*.model.lkml); run `netflix-elt lookml` to generate it"]
+
+
+def test_cli_lookml_check_without_lookml_fails(built: Home, tmp_path: Path) -> None:
+    copy = _copy_of(built, tmp_path / "home")
+    folder = copy.root / "lookml"
+    for make in (lambda: None, folder.mkdir):
+        make()
+        out = CliRunner().invoke(cli, ["--home", str(copy.root), "lookml", "--check"])
+        assert out.exit_code == 1, out.output
+        assert f"error: {folder}: no LookML files; run `netflix-elt lookml` to generate them" in out.stderr.splitlines()
+        assert "lookml: 1 problem(s)" in out.stdout
+
+
 def test_cli_lookml_and_export(built: Home) -> None:
     runner = CliRunner()
     out = runner.invoke(cli, ["--home", str(built.root), "lookml", "--connection", "my_bq"])

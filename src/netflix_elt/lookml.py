@@ -3,7 +3,7 @@
 One view per analytics table, bridge table and KPI view, typed from DuckDB's information
 schema; a model with explores joining the bridges to the current titles; and a LookML dashboard
 for the five business questions. `validate_lookml` checks a LookML folder against the warehouse:
-every file parses, and every `${TABLE}.column` exists with a compatible type.
+it holds a model, every file parses, and every `${TABLE}.column` exists with a compatible type.
 """
 
 from __future__ import annotations
@@ -304,10 +304,16 @@ def validate_lookml(home: Home, folder: Path) -> list[str]:
     import yaml
 
     schema = {t: {c: _kind(d) for c, d in cols} for t, cols in _schema(home).items()}
+    # Nothing to check is not "consistent": a missing or empty folder fails the check.
+    lkml_files = sorted(folder.glob("*.lkml"))
+    if not lkml_files:
+        return [f"{folder}: no LookML files; run `netflix-elt lookml` to generate them"]
+    if not any(p.name.endswith(".model.lkml") for p in lkml_files):
+        return [f"{folder}: no model file (*.model.lkml); run `netflix-elt lookml` to generate it"]
     problems: list[str] = []
     fields: dict[str, set[str]] = {}
     models: list[tuple[str, dict[str, Any]]] = []
-    for path in sorted(folder.glob("*.lkml")):
+    for path in lkml_files:
         try:
             doc = lkml.load(path.read_text(encoding="utf-8"))
         except Exception as exc:  # lkml raises its own syntax errors
