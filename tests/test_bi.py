@@ -15,9 +15,10 @@ import yaml
 from click.testing import CliRunner
 
 from netflix_elt.cli import cli
+from netflix_elt.errors import InputError
 from netflix_elt.export import EXPORT_TABLES, KPI_VIEWS, ORDER_BY, PARQUET_ONLY, export_tables
 from netflix_elt.home import Home
-from netflix_elt.lookml import VIEW_TABLES, generate_lookml, validate_lookml
+from netflix_elt.lookml import VIEW_TABLES, LookmlOptions, generate_lookml, validate_lookml
 from netflix_elt.pipeline import run_pipeline
 
 from conftest import query
@@ -235,6 +236,39 @@ def test_cli_lookml_check_without_lookml_fails(built: Home, tmp_path: Path) -> N
         assert out.exit_code == 1, out.output
         assert f"error: {folder}: no LookML files; run `netflix-elt lookml` to generate them" in out.stderr.splitlines()
         assert "lookml: 1 problem(s)" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"connection": ""}, "connection"),
+        ({"connection": "  \t"}, "connection"),
+        ({"connection": "my\nbq"}, "connection"),
+        ({"dataset": ""}, "dataset"),
+        ({"dataset": " "}, "dataset"),
+        ({"dataset": "netflix-elt"}, "dataset"),
+        ({"dataset": "netflix elt"}, "dataset"),
+        ({"dataset": "netflix_elt; drop"}, "dataset"),
+    ],
+)
+def test_bad_lookml_options_are_input_errors_that_write_nothing(
+    built: Home, tmp_path: Path, options: dict[str, str], named: str
+) -> None:
+    folder = tmp_path / "lookml"
+    with pytest.raises(InputError, match=named) as info:
+        generate_lookml(built, folder, LookmlOptions(**options))
+    assert info.value.exit_code == 2 and "\n" not in str(info.value)
+    assert not folder.exists()
+
+
+def test_cli_lookml_with_an_empty_connection_exits_2_and_writes_nothing(built: Home, tmp_path: Path) -> None:
+    copy = _copy_of(built, tmp_path / "home")
+    for args in (["--connection", ""], ["--dataset", " "], ["--dataset", "my-dataset"]):
+        out = CliRunner().invoke(cli, ["--home", str(copy.root), "lookml", *args])
+        assert out.exit_code == 2, out.output
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.output, out.stderr
+        assert not (copy.root / "lookml").exists()
+    assert LookmlOptions(dataset="Netflix_2024").dataset == "Netflix_2024"  # digits and capitals are fine
 
 
 def test_cli_lookml_and_export(built: Home) -> None:

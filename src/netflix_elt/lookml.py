@@ -50,10 +50,23 @@ TABLE_REF = re.compile(r"\$\{TABLE\}\.(\w+)")
 FIELD_REF = re.compile(r"\$\{(\w+)\.(\w+)\}")
 
 
+DATASET_NAME = re.compile(r"[A-Za-z0-9_]+")  # a BigQuery dataset name
+
+
 @dataclass(frozen=True)
 class LookmlOptions:
+    """Checked when made, so bad options fail (exit 2) before any file is written: an empty
+    connection or dataset would still give LookML that parses and that no Looker can use."""
+
     connection: str = "bigquery_connection"
     dataset: str = "netflix_elt"
+
+    def __post_init__(self) -> None:
+        c, d = self.connection, self.dataset
+        if not isinstance(c, str) or not c.strip() or not c.isprintable():
+            raise InputError(f"lookml: connection {c!r} must be the name of a Looker connection (not empty)")
+        if not isinstance(d, str) or not DATASET_NAME.fullmatch(d):
+            raise InputError(f"lookml: dataset {d!r} must be a dataset name of letters, digits and underscores")
 
 
 def _kind(data_type: str) -> str:
