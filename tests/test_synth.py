@@ -176,6 +176,40 @@ def test_catalog_rejects_unwritable_output(tmp_path: Path) -> None:
         synth_catalog(tmp_path, 10, seed=1)
 
 
+@pytest.mark.parametrize("name", ["x.xlsx", "x.gz", "x", "x.csv.zip", "x.tsv", "x.csv.", ".csv"])
+def test_an_output_not_named_csv_is_refused_before_writing(tmp_path: Path, catalog: Path, name: str) -> None:
+    out = tmp_path / "out" / name
+    with pytest.raises(InputError, match=r"use \.csv or \.csv\.gz") as info:
+        synth_catalog(out, 10, seed=1)
+    assert str(out) in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(InputError, match=r"use \.csv or \.csv\.gz"):
+        synth_next(catalog, out, SPEC, seed=1)
+    assert list(tmp_path.rglob("*")) == []  # not even its folder
+
+
+def test_csv_names_in_any_case_are_accepted(tmp_path: Path) -> None:
+    assert synth_catalog(tmp_path / "UPPER.CSV", 10, seed=1) == 10
+    assert len(read_rows(tmp_path / "UPPER.CSV")[1]) == 10
+    assert synth_catalog(tmp_path / "Mixed.Csv.Gz", 10, seed=1) == 10
+    with gzip.open(tmp_path / "Mixed.Csv.Gz", "rt", encoding="utf-8") as f:  # gzipped, as .csv.gz is
+        assert f.readline().startswith("show_id,")
+
+
+def test_cli_synth_to_a_non_csv_name_exits_2_with_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from netflix_elt.cli import cli
+
+    out = tmp_path / "x.xlsx"
+    for args in (["--rows", "10"], ["--next-of", str(sample_path())]):
+        result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "synth", *args, "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(out) in lines[0] and ".csv.gz" in lines[0], result.stderr
+        assert not out.exists() and not expected_path(out).exists()
+        assert [p.name for p in tmp_path.iterdir() if p.name != "home"] == []
+
+
 def test_catalog_rejects_a_source_without_the_canonical_columns(tmp_path: Path) -> None:
     src = tmp_path / "src.csv"
     src.write_text("id,name\n1,a\n")

@@ -247,6 +247,10 @@ def _check_seed(seed: int) -> int:
 def _check_output(out: Path, inputs: list[Path]) -> None:
     if out.is_dir():
         raise InputError(f"{out}: is a directory; pass a file name ending in .csv or .csv.gz")
+    name = out.name.lower()
+    if not any(name.endswith(suffix) and len(name) > len(suffix) for suffix in (".csv", ".csv.gz")):
+        # The file is CSV whatever its name: x.xlsx or x.parquet would be a lie to the next reader.
+        raise InputError(f"{out}: synth writes CSV; use .csv or .csv.gz as the file name's ending")
     for p in inputs:
         with suppress(OSError):
             if out.exists() and out.samefile(p):
