@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,13 @@ RUN_HISTORY = 10
 LATEST_TITLES = 12
 GENRE_LINES = 5
 GENRE_YEARS = 15
+# Trailing release years with fewer titles than this share of the busiest year's are left out of
+# "Genres over time": one stray future year would otherwise stretch the axis and drop every line to 0.
+SPARSE_YEAR_SHARE = 0.05
+BATCH_HISTORY = 30
+# kpi_country_recent_growth counts titles released from max(release_year) - recent_years on (the
+# dbt var, read from the bundled project; the model is the definition, this only describes it).
+RECENT_YEARS_VAR = "recent_years"
 NONE_LABEL = "(none)"
 MAX_LABEL_CHARS = 40
 
@@ -72,6 +80,11 @@ RED = "#e50914"
 TYPE_COLORS = {"Movie": RED, "TV Show": "#2f6db5"}
 PALETTE = ("#e50914", "#2f6db5", "#e39b17", "#1e9e74", "#7c4dcc", "#d45d9b", "#5b6b7c")
 BAR_COLORS = {"country": "#2f6db5", "growth": "#1e9e74", "rating": "#5b6b7c", "genre": "#7c4dcc"}
+CHANGE_COLORS = {"inserted": "#1e9e74", "updated": "#2f6db5", "deleted": "#e50914", "revived": "#e39b17"}
+# Charts never render their text smaller than this: a chart narrower than its box would need
+# scrolls inside the box instead (the smallest SVG text is the 11.5-unit tick label).
+MIN_TEXT_PX = 10.0
+SMALLEST_SVG_TEXT = 11.5
 # No scripts, no fetches of any kind: only the inline styles and data: URLs (the empty favicon).
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 STATUS_ORDER = {"fail": 0, "warn": 1, "skip": 2, "pass": 3}
@@ -118,7 +131,7 @@ def build_dashboard(home: Home, out: Path | None = None, *, use_cache: bool = Tr
                 _save_kpis(cache, key, data)
     finally:
         con.close()
-    data.warehouse = str(home.warehouse)
+    data.warehouse = _home_relative(home.warehouse, home.root)
     page = render(data)
     _write_atomically(out, page)
     log.info("dashboard written to %s (%d bytes)", out, len(page.encode()))
@@ -149,6 +162,8 @@ class DashboardData:
     latest_titles: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    batch_changes: list[dict[str, Any]] = field(default_factory=list)
+    batches_total: int = 0
 
 
 def _collect(con: duckdb.DuckDBPyConnection) -> DashboardData:
@@ -221,6 +236,34 @@ def _collect_live(con: duckdb.DuckDBPyConnection, d: DashboardData) -> None:
         d.runs = fetch_dicts(
             con, f"select * from {RUNS_TABLE} order by run_seq desc nulls last, started_at desc limit ?", [RUN_HISTORY]
         )
+        if table_exists(con, TRANSFORMS_TABLE) and table_exists(con, LEDGER_TABLE):
+            d.batch_changes, d.batches_total = _batch_changes(con)
+
+
+# Per batch, the transform that counts: its latest succeeded one (a replay transforms a batch again
+# in a later run), else its latest refused one (a guard's refusal is final for that batch).
+BATCH_CHANGES_SQL = f"""
+with ranked as (
+    select t.batch_id, t.run_id, t.status, t.inserted, t.updated, t.unchanged, t.deleted, t.revived, t.message,
+           row_number() over (
+               partition by t.batch_id
+               order by t.status = 'succeeded' desc, r.run_seq desc nulls last, t.finished_at desc nulls last
+           ) as pick
+    from {TRANSFORMS_TABLE} t left join {RUNS_TABLE} r using (run_id)
+    where t.status in ('succeeded', 'refused')
+)
+select b.batch_id, b.batch_seq, b.as_of, b.source_path, t.run_id, t.status, t.inserted, t.updated, t.unchanged,
+       t.deleted, t.revived, t.message
+from ranked t join {LEDGER_TABLE} b using (batch_id)
+where t.pick = 1
+order by b.as_of, b.batch_seq
+"""
+
+
+def _batch_changes(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
+    """The last BATCH_HISTORY transformed or refused batches in apply order, and how many there are."""
+    rows = fetch_dicts(con, BATCH_CHANGES_SQL)
+    return rows[-BATCH_HISTORY:], len(rows)
 
 
 def _cache_key(batch: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -413,9 +456,12 @@ class Svg:
 
     def render(self) -> str:
         cls = "chart wide" if self.wide else "chart"
+        # never scaled down so far that its smallest text falls under MIN_TEXT_PX: the box scrolls
+        min_width = math.ceil(self.width * MIN_TEXT_PX / SMALLEST_SVG_TEXT)
         return (
             f'<svg class="{cls}" id="{self.cid}" data-chart="{self.cid}" viewBox="0 0 {self.width} {self.height}" '
-            f'width="{self.width}" height="{self.height}" role="img" aria-labelledby="{self.cid}-t {self.cid}-d">'
+            f'width="{self.width}" height="{self.height}" style="min-width:{min_width}px" role="img" '
+            f'aria-labelledby="{self.cid}-t {self.cid}-d">'
             f'<title id="{self.cid}-t">{esc(self.title)}</title><desc id="{self.cid}-d">{esc(self.desc)}</desc>'
             + "".join(self.parts)
             + "</svg>"
@@ -563,6 +609,23 @@ def column_chart(
     return svg.render()
 
 
+# Baseline to baseline of the end labels: more than the 12-unit bold text's box (about 14 units).
+END_LABEL_GAP = 16.0
+
+
+def _spread(wanted: Sequence[float], gap: float, lo: float, hi: float) -> list[float]:
+    """Positions as close to `wanted` (ascending) as they can be with at least `gap` between
+    neighbours, inside [lo, hi] when there is room: pushed down, then back up from the bottom."""
+    out: list[float] = []
+    for w in wanted:
+        out.append(max(w, lo) if not out else max(w, out[-1] + gap))
+    if out and out[-1] > hi:
+        out[-1] = hi
+        for i in range(len(out) - 2, -1, -1):
+            out[i] = min(out[i], out[i + 1] - gap)
+    return out
+
+
 @dataclass(frozen=True)
 class Series:
     name: str
@@ -631,13 +694,11 @@ def line_chart(
                     f"<title>{esc(s.name)}, {esc(point_label(xs[i]))}: {v:,}</title></circle>"
                 )
         svg.add("</g>")
-    # value labels at the line ends, nudged apart so they do not overlap
-    ends = sorted(((py(s.values[-1]), s) for s in series), key=lambda e: e[0])
-    last_y = -1e9
-    for y, s in ends:
-        y = max(y + 4, last_y + 14)
-        last_y = y
-        svg.add(_text(px(len(xs) - 1) + 8, y, f"{s.values[-1]:,}", "value", extra=f' fill="{s.color}"'))
+    # value labels at the line ends (baselines), nudged apart so they never overlap
+    ends = sorted(series, key=lambda s: py(s.values[-1]))
+    spread = _spread([py(s.values[-1]) + 4 for s in ends], END_LABEL_GAP, top + 10, base + 4)
+    for y, s in zip(spread, ends, strict=True):
+        svg.add(_text(px(len(xs) - 1) + 8, y, f"{s.values[-1]:,}", "value end-label", extra=f' fill="{s.color}"'))
     svg.add(f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" class="axis"/>')
     svg.add(_text(left + plot_w / 2, height - 8, x_label, "axis-label", "middle"))
     svg.add(
@@ -677,14 +738,44 @@ def _months_chart(rows: Sequence[tuple[date, str, int]]) -> str:
     )
 
 
-def _genres_chart(rows: Sequence[tuple[int, str, int]]) -> str:
-    title = f"Top {GENRE_LINES} genres by release year (last {GENRE_YEARS} years)"
+def _last_full_year(by_year: Sequence[tuple[int, int]]) -> tuple[int | None, list[tuple[int, int]]]:
+    """The last release year with a meaningful count (at least SPARSE_YEAR_SHARE of the busiest
+    year's titles), and the later (year, titles) left out as too sparse to draw."""
+    counted = sorted((y, n) for y, n in by_year if n > 0)
+    if not counted:
+        return None, []
+    floor = SPARSE_YEAR_SHARE * max(n for _, n in counted)
+    last = len(counted) - 1
+    while last > 0 and counted[last][1] < floor:
+        last -= 1
+    return counted[last][0], counted[last + 1 :]
+
+
+def _genres_chart(rows: Sequence[tuple[int, str, int]], by_year: Sequence[tuple[int, int]]) -> tuple[str, str]:
+    """The chart and its caption (which release years it shows, and which it leaves out)."""
+    title = f"Top {GENRE_LINES} genres by release year"
     if not rows:
-        return line_chart(
+        chart = line_chart(
             "chart-genres-time", title, [], [], x_label="", y_label="", tick_at=lambda *_: None, point_label=str
         )
-    hi = max(y for y, _, _ in rows)
+        return chart, ""
+    # titles per release year decide where the axis ends (the genre rows as a fallback)
+    per_year: dict[int, int] = {}
+    for y, _, n in rows:
+        per_year[y] = per_year.get(y, 0) + n
+    hi, sparse = _last_full_year(by_year or sorted(per_year.items()))
+    if hi is None:
+        hi, sparse = max(per_year), []
     years = list(range(hi - GENRE_YEARS + 1, hi + 1))
+    title = f"Top {GENRE_LINES} genres by release year, {years[0]}–{years[-1]}"
+    note = f"Release years {years[0]}–{years[-1]}. A title listed in several genres counts once for each."
+    if sparse:
+        shown = ", ".join(str(y) for y, _ in sparse[:5]) + (", …" if len(sparse) > 5 else "")
+        n = sum(c for _, c in sparse)
+        note += (
+            f" Left out: {n:,} title(s) released after {hi} ({shown}), too few to draw (under "
+            f"{SPARSE_YEAR_SHARE:.0%} of the busiest year's titles)."
+        )
     totals: dict[str, int] = {}
     by: dict[tuple[str, int], int] = {}
     for y, g, n in rows:
@@ -693,7 +784,7 @@ def _genres_chart(rows: Sequence[tuple[int, str, int]]) -> str:
             by[(g, y)] = by.get((g, y), 0) + n
     top = sorted(totals, key=lambda g: (-totals[g], g))[:GENRE_LINES]
     series = [Series(g, PALETTE[i % len(PALETTE)], [by.get((g, y), 0) for y in years]) for i, g in enumerate(top)]
-    return line_chart(
+    chart = line_chart(
         "chart-genres-time",
         title,
         years,
@@ -704,26 +795,182 @@ def _genres_chart(rows: Sequence[tuple[int, str, int]]) -> str:
         point_label=str,
         dots=True,
     )
+    return chart, note
+
+
+def _log_y(v: float, decades: int) -> float:
+    """0..1 on a log axis that starts at 0: log10(1 + v) over log10(1 + 10**decades)."""
+    return math.log10(1 + max(0.0, v)) / math.log10(1 + 10**decades)
+
+
+def _as_of_day(value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d")
+    return "–" if value is None else str(value)[:10]
+
+
+def batch_chart(cid: str, title: str, rows: Sequence[dict[str, Any]]) -> str:
+    """Grouped columns per batch, in apply order: rows inserted, updated, deleted (and revived when
+    any batch revived one) by the batch's transform, on a log axis from 0, each bar labelled with
+    its count when there is room; a batch a guard refused is a marked slot without bars."""
+    width, height = 1200, 340
+    left, right, top, bottom = 64, 20, 46, 56
+    applied = [r for r in rows if r["status"] == "succeeded"]
+    kinds = ["inserted", "updated", "deleted"]
+    if any(r.get("revived") for r in applied):
+        kinds.append("revived")
+    totals = {k: sum(int(r.get(k) or 0) for r in applied) for k in kinds}
+    refused = len(rows) - len(applied)
+    desc = (
+        f"{len(rows)} batch(es) in apply order; "
+        + ", ".join(f"{k} {totals[k]:,}" for k in kinds)
+        + (f"; {refused} refused" if refused else "")
+        if rows
+        else "no data"
+    )
+    svg = Svg(cid, title, desc, width, height, wide=True)
+    if not rows:
+        return _no_data(svg)
+    plot_w, plot_h = width - left - right, height - top - bottom
+    base = top + plot_h
+    peak = max((int(r.get(k) or 0) for r in applied for k in kinds), default=0)
+    decades = max(1, math.ceil(math.log10(peak))) if peak > 1 else 1
+
+    def py(v: float) -> float:  # headroom above the top tick for the count labels
+        return base - plot_h * _log_y(v, decades) / 1.18
+
+    for t in [0, *(10**i for i in range(decades + 1))]:
+        svg.add(f'<line x1="{left}" y1="{py(t):.1f}" x2="{width - right}" y2="{py(t):.1f}" class="grid"/>')
+        svg.add(_text(left - 8, py(t) + 4, _tick_label(t), "tick", "end"))
+    lx = left
+    for k in kinds:  # legend
+        svg.add(f'<rect x="{lx}" y="10" width="14" height="14" rx="3" fill="{CHANGE_COLORS[k]}"/>')
+        text = f"{k} ({totals[k]:,})"
+        svg.add(_text(lx + 20, 22, text, "legend-small"))
+        lx += 20 + len(text) * 7.2 + 22
+    if refused:
+        svg.add(f'<rect x="{lx}" y="10" width="14" height="14" rx="3" class="refused-bg"/>')
+        svg.add(_text(lx + 20, 22, f"refused ({refused:,})", "legend-small"))
+    slot = plot_w / len(rows)
+    bar_w = min(56.0, slot * 0.78 / len(kinds))
+    every = max(1, math.ceil(64 / slot))
+    for i, r in enumerate(rows):
+        x0 = left + i * slot
+        mid = x0 + slot / 2
+        seq = "–" if r.get("batch_seq") is None else f"#{r['batch_seq']}"
+        who = f"batch {r['batch_id']} ({seq}, as of {_ts(r.get('as_of'))})"
+        if r["status"] != "succeeded":
+            tip = f"{who}: refused by a guard, nothing applied" + (f": {r['message']}" if r.get("message") else "")
+            svg.add(
+                f'<g class="batch batch-refused" data-batch-id="{esc(r["batch_id"])}" data-status="refused">'
+                f"<title>{esc(tip)}</title>"
+                f'<rect x="{x0 + 2:.1f}" y="{top}" width="{max(1.0, slot - 4):.1f}" height="{plot_h}" rx="4" '
+                'class="refused-bg"/>'
+                + (
+                    _text(mid, base - plot_h / 2, "refused", "refused-label", "middle")
+                    if slot >= 60
+                    else _text(
+                        mid + 4,
+                        base - plot_h / 2,
+                        "refused",
+                        "refused-label",
+                        "middle",
+                        f' transform="rotate(-90 {mid + 4:.1f} {base - plot_h / 2:.1f})"',
+                    )
+                )
+                + "</g>"
+            )
+        else:
+            counts = ", ".join(f"{k} {int(r.get(k) or 0):,}" for k in [*kinds, "unchanged"])
+            svg.add(
+                f'<g class="batch" data-batch-id="{esc(r["batch_id"])}" data-status="succeeded">'
+                f"<title>{esc(who)}: {esc(counts)}; run {esc(r.get('run_id'))}</title>"
+            )
+            gx = mid - bar_w * len(kinds) / 2
+            for j, k in enumerate(kinds):
+                v = int(r.get(k) or 0)
+                bx, cx = gx + j * bar_w, gx + j * bar_w + bar_w / 2
+                h = base - py(v)
+                svg.add(f'<g class="bar" data-kind="{k}" data-value="{v}"><title>{esc(seq)} {k}: {v:,}</title>')
+                if v:
+                    svg.add(
+                        f'<rect x="{bx + 1:.1f}" y="{base - h:.1f}" width="{max(1.0, bar_w - 2):.1f}" '
+                        f'height="{h:.1f}" rx="1.5" fill="{CHANGE_COLORS[k]}"/>'
+                    )
+                label, cls = f"{v:,}", "value" if v else "tick"
+                if bar_w >= 8.5 * len(label) + 4:
+                    svg.add(_text(cx, base - h - 5, label, cls, "middle"))
+                elif bar_w >= 15:
+                    y = base - h - 5
+                    svg.add(_text(cx + 4, y, label, cls, "start", f' transform="rotate(-90 {cx + 4:.1f} {y:.1f})"'))
+                svg.add("</g>")
+            svg.add("</g>")
+        if i % every == 0:
+            svg.add(_text(mid, base + 17, seq, "tick", "middle"))
+            svg.add(_text(mid, base + 32, _as_of_day(r.get("as_of")), "tick", "middle"))
+    svg.add(f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" class="axis"/>')
+    svg.add(_text(left + plot_w / 2, height - 6, "batch, in apply order (as-of day)", "axis-label", "middle"))
+    svg.add(
+        _text(
+            16,
+            top + plot_h / 2,
+            "rows (log scale)",
+            "axis-label",
+            "middle",
+            f' transform="rotate(-90 16 {top + plot_h / 2})"',
+        )
+    )
+    return svg.render()
 
 
 # -------------------------------------------------------------------------------------------- page
 
 
+# Run, batch and transform statuses as the check colours: `refused` (a guard refused a drop; the
+# catalog is unchanged and the drop waits for a person) is a warning, neither success nor failure.
+STATUS_CLASSES = {
+    "pass": "pass",
+    "warn": "warn",
+    "fail": "fail",
+    "skip": "skip",
+    "succeeded": "pass",
+    "skipped": "skip",
+    "refused": "warn",
+    "checks_failed": "fail",
+    "rejected": "fail",
+    "failed": "fail",
+}
+
+
+def _status_class(status: Any) -> str:
+    return STATUS_CLASSES.get(status, "other") if isinstance(status, str) else "other"
+
+
 def _badge(status: Any) -> str:
-    s = esc(status)
-    known = status in ("pass", "warn", "fail", "skip", "succeeded", "checks_failed", "rejected", "refused", "failed")
-    cls = {"succeeded": "pass", "checks_failed": "fail", "rejected": "fail", "refused": "warn", "failed": "fail"}.get(
-        status, status if known else "other"
-    )
-    return f'<span class="badge badge-{esc(cls)}">{s}</span>'
+    return f'<span class="badge badge-{_status_class(status)}">{esc(status)}</span>'
+
+
+def _message(text: Any) -> str:
+    """A message cell: one line, cut with an ellipsis by the CSS; the whole text on hover (title)
+    and, when it is long, in a <details> that opens on a click or a tap (phones have no hover)."""
+    if text is None or str(text) == "":
+        return ""
+    t = esc(text)
+    if len(str(text)) <= 60:
+        return f'<div class="one-line" title="{t}">{t}</div>'
+    return f'<details class="msg-details"><summary class="one-line" title="{t}">{t}</summary><p>{t}</p></details>'
 
 
 def _card(title: str, body: str, *, wide: bool = False, note: str = "", cid: str = "") -> str:
     cls = "card wide" if wide else "card"
     ident = f' id="{cid}"' if cid else ""
     note_html = f'<p class="note">{note}</p>' if note else ""
+    # shown (by the CSS) only on screens too narrow for the chart, which then scrolls in its box
+    hint = '<p class="scroll-hint">↔ The chart scrolls sideways.</p>' if '<svg class="chart' in body else ""
     return (
-        f'<section class="{cls}"{ident}><h2>{esc(title)}</h2>{note_html}<div class="chart-box">{body}</div></section>'
+        f'<section class="{cls}"{ident}><h2>{esc(title)}</h2>{note_html}<div class="chart-box">{body}</div>'
+        f"{hint}</section>"
     )
 
 
@@ -773,7 +1020,7 @@ def _dq_panel(d: DashboardData) -> str:
                 f'<tr class="row-{esc(c["status"])}"><td>{_badge(c["status"])}</td>'
                 f"<td><code>{esc(c['check'])}</code></td>"
                 f"<td>{esc(c['table'])}</td><td>{esc(c['severity'])}</td><td>{esc(c['observed'])}</td>"
-                f"<td>{esc(c['threshold'])}</td><td>{esc(c['message'])}</td></tr>"
+                f'<td>{esc(c["threshold"])}</td><td class="msg">{_message(c["message"])}</td></tr>'
                 for c in flagged
             )
             parts.append(
@@ -788,14 +1035,15 @@ def _dq_panel(d: DashboardData) -> str:
     parts.append("<h3>Run history</h3>")
     if d.runs:
         rows = "".join(
-            f"<tr><td><code>{esc(r['run_id'])}</code></td><td>{esc(r['command'])}</td>"
+            f'<tr class="row-{_status_class(r["status"])}" data-status="{esc(r["status"])}">'
+            f"<td><code>{esc(r['run_id'])}</code></td><td>{esc(r['command'])}</td>"
             f"<td class='ts'>{esc(_ts(r['started_at']))}</td>"
             f"<td>{_badge(r['status'])}</td>"
             f'<td class="num">{_slash(r, "batches_loaded", "batches_skipped", "batches_rejected")}</td>'
             f'<td class="num">{_slash(r, "inserted", "updated", "deleted", "revived")}</td>'
             f'<td class="num">{_slash(r, "checks_passed", "checks_warned", "checks_failed")}</td>'
             f'<td class="num">{_secs(r["duration_s"])}</td>'
-            f"<td>{esc(r['message'])}</td></tr>"
+            f'<td class="msg">{_message(r["message"])}</td></tr>'
             for r in d.runs
         )
         parts.append(
@@ -824,6 +1072,55 @@ def _latest_table(rows: Sequence[dict[str, Any]]) -> str:
         '<div class="table-wrap"><table id="latest-titles"><thead><tr><th>added</th><th>title</th><th>type</th>'
         f"<th>country</th><th>year</th><th>rating</th></tr></thead><tbody>{body}</tbody></table></div>"
     )
+
+
+def _home_relative(path: Path, root: Path) -> str:
+    """`path` as the page shows it: relative to the home, never the absolute path (the page gets
+    shared; where the home lives on someone's disk is not the reader's business)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _recent_years_var() -> int | None:
+    """The dbt var kpi_country_recent_growth reads, from the bundled dbt project."""
+    try:
+        import yaml
+
+        text = resources.files("netflix_elt").joinpath("dbt_project", "dbt_project.yml").read_text(encoding="utf-8")
+        value = (yaml.safe_load(text).get("vars") or {}).get(RECENT_YEARS_VAR)
+        return int(value)
+    except (OSError, ValueError, TypeError, AttributeError, ImportError) as exc:
+        log.debug("dashboard: %s not read from the dbt project: %s", RECENT_YEARS_VAR, exc)
+        return None
+
+
+def _recent_release_years(by_year: Sequence[tuple[int, int]]) -> str:
+    """The release years kpi_country_recent_growth counts ("2016–2021"), or "" if unknown."""
+    n = _recent_years_var()
+    years = [y for y, c in by_year if c]
+    if n is None or not years:
+        return ""
+    hi = max(years)
+    return f"{hi - n}–{hi}"
+
+
+def _batch_note(d: DashboardData) -> str:
+    rows = d.batch_changes
+    if not rows:
+        return "No batch transformed yet."
+    parts = [
+        "Rows each batch inserted, updated and deleted in the current catalog (and revived, when any was), "
+        "by the latest successful transform of the batch; batches in the order they apply (as-of, then "
+        "sequence). Log scale from 0, so a first load of thousands and a later drop of a few both show."
+    ]
+    refused = sum(1 for r in rows if r["status"] != "succeeded")
+    if refused:
+        parts.append(f"{refused} batch(es) refused by a guard changed nothing.")
+    if d.batches_total > len(rows):
+        parts.append(f"The latest {len(rows):,} of {d.batches_total:,} batches.")
+    return " ".join(parts)
 
 
 def _type_pill(t: Any) -> str:
@@ -874,13 +1171,23 @@ def render(d: DashboardData) -> str:
     countries = hbar_chart(
         "chart-countries", "Top 10 countries by titles", d.by_country, color=BAR_COLORS["country"], x_label="titles"
     )
+    recent = _recent_release_years(d.by_year)
+    growth_title = f"Titles released {recent}, by country" if recent else "Recently released titles, by country"
+    growth_note = (
+        f"Top 10 countries by titles with a release year {recent}: the catalog's latest release year and the "
+        f"{_recent_years_var()} before it. A title made in several countries counts once for each."
+        if recent
+        else "Top 10 countries by titles released in the catalog's latest release years."
+    )
     growth = hbar_chart(
         "chart-growth",
-        "Top 10 countries by recent titles",
+        f"Top 10 countries by {growth_title[0].lower()}{growth_title[1:]}",
         d.country_growth,
         color=BAR_COLORS["growth"],
-        x_label="titles released in the catalog's last 5 release years",
+        x_label=f"titles released {recent}" if recent else "recently released titles",
     )
+    genres_time, genres_note = _genres_chart(d.genres_over_time, d.by_year)
+    changes_note = _batch_note(d)
     genres = hbar_chart(
         "chart-genres", "Top 10 genres by titles", d.top_genres, color=BAR_COLORS["genre"], x_label="titles"
     )
@@ -893,10 +1200,17 @@ def render(d: DashboardData) -> str:
         _card("Titles by release year", years, wide=True, note=esc(year_note)),
         _card("Titles added by month, per type", _months_chart(d.added_by_month), wide=True, note=esc(months_note)),
         _card("Top 10 countries", countries, note="A title made in several countries counts once for each."),
-        _card("Recent growth by country", growth, note="Titles released in the catalog's last five release years."),
+        _card(growth_title, growth, note=esc(growth_note), cid="card-growth"),
         _card("Ratings", ratings, note=esc(rating_note)),
         _card("Latest additions", _latest_table(d.latest_titles), note="The most recently added titles."),
-        _card("Genres over time", _genres_chart(d.genres_over_time), wide=True),
+        _card("Genres over time", genres_time, wide=True, note=esc(genres_note), cid="card-genres-time"),
+        _card(
+            "Changes per batch",
+            batch_chart("chart-batches", "Rows changed per batch, in apply order", d.batch_changes),
+            wide=True,
+            note=esc(changes_note),
+            cid="card-batches",
+        ),
         _card("Data quality and runs", _dq_panel(d), wide=True, cid="quality"),
     ]
     generated = d.generated_at.astimezone(UTC)
@@ -929,7 +1243,7 @@ def render(d: DashboardData) -> str:
 {chr(10).join(cards)}
   </div>
 </main>
-<footer class="wrap foot">netflix-elt {esc(__version__)} · warehouse <code>{esc(d.warehouse)}</code> ·
+<footer class="wrap foot">netflix-elt {esc(__version__)} · warehouse <code>{esc(d.warehouse)}</code> in the home ·
 self-contained page: no scripts, no network.</footer>
 </body>
 </html>
@@ -968,17 +1282,15 @@ box-shadow:0 1px 2px rgba(16,24,40,.05)}
 .stat-label{color:var(--muted);font-size:13px;text-transform:uppercase;letter-spacing:.06em;margin-top:2px}
 .stat-sub{color:var(--muted);font-size:12.5px}
 .stat:first-child .stat-value{color:var(--red)}
-.grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:16px;margin-bottom:24px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,620px),1fr));gap:16px;margin-bottom:24px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 20px 16px;min-width:0;
 box-shadow:0 1px 2px rgba(16,24,40,.05)}
 .card.wide{grid-column:1/-1}
 .card h2{margin:0 0 4px;font-size:16px;font-weight:650}
 .card h3{margin:18px 0 6px;font-size:14px;font-weight:650}
 .note{margin:0 0 8px;color:var(--muted);font-size:12.5px}
-.chart-box{overflow-x:auto}
+.chart-box{overflow-x:auto;overscroll-behavior-x:contain}
 svg.chart{display:block;width:100%;height:auto;font-family:inherit}
-svg.chart.wide{min-width:640px}
-.chart-box:has(> svg.wide){direction:rtl}.chart-box>svg{direction:ltr}
 svg text{fill:#2b3036;font-size:12px}
 svg .tick{fill:#6b7480;font-size:11.5px}
 svg .label{font-size:12.5px}
@@ -993,6 +1305,8 @@ svg .axis{stroke:#b8bec6;stroke-width:1}
 svg .empty-bg{fill:#f7f8fa}
 svg .empty{fill:var(--muted);font-size:15px}
 svg .bar:hover rect,svg .slice:hover path{opacity:.8}
+svg .refused-bg{fill:var(--warn-bg);stroke:#efd58f;stroke-width:1}
+svg .refused-label{fill:var(--warn);font-size:12.5px;font-weight:650}
 .table-wrap{overflow-x:auto}
 table{width:100%;border-collapse:collapse;font-size:13px}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
@@ -1009,6 +1323,11 @@ text-decoration:none}
 .badge-fail{background:var(--fail-bg);color:var(--fail)}.badge-skip,.badge-other{background:var(--skip-bg);
 color:var(--skip)}
 tr.row-fail td{background:#fff6f6}tr.row-warn td{background:#fffbef}
+td.msg{width:100%;max-width:0;min-width:16em}
+.dq-table td,#run-history td{white-space:nowrap}
+.one-line{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.msg-details summary{cursor:pointer}
+.msg-details p{margin:4px 0 0;white-space:normal;overflow-wrap:anywhere}
 .dq-top{display:flex;flex-wrap:wrap;gap:16px;align-items:stretch;margin:6px 0 10px}
 .fresh{flex:1 1 320px;border-radius:10px;padding:10px 14px;border-left:5px solid}
 .fresh-pass{background:var(--pass-bg);border-color:var(--pass)}.fresh-warn{background:var(--warn-bg);
@@ -1024,6 +1343,10 @@ padding:8px 12px;font-size:12px;font-weight:600;text-transform:uppercase;letter-
 .ok-line{color:var(--pass);font-weight:600}
 .empty-line{color:var(--muted);font-style:italic}
 .foot{color:var(--muted);font-size:12px;padding-bottom:28px}
-@media (max-width:900px){.grid{grid-template-columns:minmax(0,1fr)}.meta{text-align:left}.wrap{padding:0 14px}}
+.scroll-hint{display:none;margin:6px 0 0;color:var(--muted);font-size:12px}
+@media (max-width:1140px){.card.wide .scroll-hint{display:block}}
+@media (max-width:620px){.scroll-hint{display:block}}
+@media (max-width:900px){.grid{grid-template-columns:minmax(0,1fr)}.meta{text-align:left}.wrap{padding:0 14px}
+.card{padding:14px 14px 12px}}
 @media print{body{background:#fff}.card,.stat{box-shadow:none;break-inside:avoid}}
 """
