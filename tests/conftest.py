@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import ctypes
+import errno
 import gzip
 import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,51 @@ def bq_endpoint(tmp_path_factory: pytest.TempPathFactory):
 
 _SCRIPT = Path(sys.executable).with_name("netflix-elt")
 CLI = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "netflix_elt"]
+MNT_DETACH, MS_RDONLY, MS_REMOUNT = 2, 1, 32
+
+
+class Tmpfs:
+    """Mounts small tmpfs file systems (we run as root) and unmounts whatever is left at teardown."""
+
+    def __init__(self) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.mounted: list[Path] = []
+
+    def mount(self, path: Path, size: str) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        rc = self.libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", 0, f"size={size}".encode())
+        if rc != 0:
+            err = ctypes.get_errno()
+            if err == errno.EPERM:
+                pytest.skip(f"cannot mount a tmpfs here (EPERM: needs root or CAP_SYS_ADMIN): {path}")
+            raise OSError(err, f"mount -t tmpfs -o size={size} tmpfs {path}: {os.strerror(err)}")
+        self.mounted.append(path)
+        return path
+
+    def remount_read_only(self, path: Path) -> None:
+        """Make a mounted tmpfs read-only (MS_REMOUNT | MS_RDONLY), as `mount -o remount,ro` does."""
+        if self.libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", MS_REMOUNT | MS_RDONLY, None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"mount -o remount,ro {path}: {os.strerror(err)}")
+
+    def unmount(self, path: Path) -> None:
+        if self.libc.umount2(os.fsencode(path), 0) != 0:
+            err = ctypes.get_errno()
+            if err != errno.EBUSY or self.libc.umount2(os.fsencode(path), MNT_DETACH) != 0:
+                raise OSError(err, f"umount {path}: {os.strerror(err)}")
+        self.mounted.remove(path)
+
+
+@pytest.fixture
+def tmpfs() -> Iterator[Tmpfs]:
+    mounts = Tmpfs()
+    try:
+        yield mounts
+    finally:
+        for path in reversed(mounts.mounted):
+            mounts.unmount(path)
+
+
 BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
 
 

@@ -4,11 +4,9 @@ the resource is back. The disks are real: small tmpfs mounts over parts of the h
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,47 +15,10 @@ from click.testing import CliRunner
 from netflix_elt.cli import cli
 from netflix_elt.home import Home
 
-from conftest import CANONICAL, query, scalar
+from conftest import CANONICAL, Tmpfs, query, scalar
 
 MEMORY_LIMIT_ENV = "NETFLIX_ELT_MEMORY_LIMIT"
 THREADS_ENV = "NETFLIX_ELT_THREADS"
-MNT_DETACH = 2
-
-
-class Tmpfs:
-    """Mounts small tmpfs file systems (we run as root) and unmounts whatever is left at teardown."""
-
-    def __init__(self) -> None:
-        self.libc = ctypes.CDLL(None, use_errno=True)
-        self.mounted: list[Path] = []
-
-    def mount(self, path: Path, size: str) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
-        rc = self.libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", 0, f"size={size}".encode())
-        if rc != 0:
-            err = ctypes.get_errno()
-            if err == errno.EPERM:
-                pytest.skip(f"cannot mount a tmpfs here (EPERM: needs root or CAP_SYS_ADMIN): {path}")
-            raise OSError(err, f"mount -t tmpfs -o size={size} tmpfs {path}: {os.strerror(err)}")
-        self.mounted.append(path)
-        return path
-
-    def unmount(self, path: Path) -> None:
-        if self.libc.umount2(os.fsencode(path), 0) != 0:
-            err = ctypes.get_errno()
-            if err != errno.EBUSY or self.libc.umount2(os.fsencode(path), MNT_DETACH) != 0:
-                raise OSError(err, f"umount {path}: {os.strerror(err)}")
-        self.mounted.remove(path)
-
-
-@pytest.fixture
-def tmpfs() -> Iterator[Tmpfs]:
-    mounts = Tmpfs()
-    try:
-        yield mounts
-    finally:
-        for path in reversed(mounts.mounted):
-            mounts.unmount(path)
 
 
 @pytest.fixture(scope="session")
@@ -244,10 +205,11 @@ def test_an_uncaught_resource_error_is_one_line_exit_1(
     def boom(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr("netflix_elt.ingest.ingest_file", boom)
+    monkeypatch.setattr("netflix_elt.pipeline.ingest_file", boom)
     result = invoke(runner, home, "ingest", str(CANONICAL))
     assert result.exit_code == 1, result.output
     assert one_error(result).startswith("error: " + expected.format(logs=logs))
 
     debug = runner.invoke(cli, ["--home", str(home.root), "--debug", "ingest", str(CANONICAL)])
-    assert debug.exception is error  # --debug: the exception itself, with its traceback
+    assert debug.exit_code == 1  # --debug adds the traceback, never changes the exit code
+    assert "Traceback (most recent call last)" in debug.stderr and "in boom" in debug.stderr

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from netflix_elt.errors import InputError
+
 HOME_ENV = "NETFLIX_ELT_HOME"
 WAREHOUSE_FILE = "netflix_dw.duckdb"
+
+
+class HomeNotWritable(InputError):
+    """A writing command was pointed at a home it cannot write. Exit code 2."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,11 @@ class Home:
         return self.root / "data" / "quarantine" / "netflix_titles"
 
     @property
+    def inbox_dir(self) -> Path:
+        """Where the scheduled run (`run --inbox`) looks for new drops; created with the home."""
+        return self.root / "inbox"
+
+    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 
@@ -57,6 +69,24 @@ class Home:
         return self.root / ".run.lock"
 
     def ensure(self) -> Home:
-        for d in (self.root, self.raw_dir, self.quarantine_dir, self.logs_dir, self.tmp_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        """Create the home's folders. A home that cannot be written (a read-only file system, no
+        permission, a path below a regular file) is a one-line HomeNotWritable naming the path."""
+        for d in (self.root, self.raw_dir, self.quarantine_dir, self.logs_dir, self.tmp_dir, self.inbox_dir):
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise HomeNotWritable(f"{d}: is not a folder (a file is in the way); pass another --home") from None
+            except OSError as exc:
+                if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    raise
+                raise HomeNotWritable(
+                    f"{d}: cannot be created ({exc.strerror}); this command writes the home: "
+                    "pass a writable --home (status, verify and schedule only read)"
+                ) from None
+        if not os.access(self.root, os.W_OK):  # folders that exist already on a read-only mount
+            cause = "Read-only file system" if os.statvfs(self.root).f_flag & os.ST_RDONLY else "Permission denied"
+            raise HomeNotWritable(
+                f"{self.root}: cannot be written ({cause}); this command writes the home: "
+                "pass a writable --home (status, verify and schedule only read)"
+            )
         return self

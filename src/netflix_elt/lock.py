@@ -123,12 +123,28 @@ def run_lock(home: Home, run_id: str, timeout: float = DEFAULT_TIMEOUT) -> Itera
         fh.close()
 
 
+def _open_for_reading(home: Home) -> IO[str] | None:
+    """The lock file, for a reader: opened read-only when it exists (a reader writes nothing); made
+    when missing (a home copied without it) so a run that starts meanwhile waits for the reader;
+    None when it cannot be made (a read-only home, which no run can write either)."""
+    try:
+        return home.lock_file.open("r", encoding="utf-8")
+    except FileNotFoundError:
+        pass
+    try:
+        return home.lock_file.open("a+", encoding="utf-8")
+    except OSError:
+        return None
+
+
 @contextmanager
 def peek(home: Home) -> Iterator[dict[str, Any] | None]:
     """For a read-only command that must not wait: yields None while holding the lock shared (no
     run can start until the block ends), or the holder (pid, run_id, started_at) when a run holds it."""
-    home.root.mkdir(parents=True, exist_ok=True)
-    fh = home.lock_file.open("a+", encoding="utf-8")
+    fh = _open_for_reading(home)
+    if fh is None:  # a read-only home: no run can write it
+        yield None
+        return
     try:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -147,8 +163,10 @@ def peek(home: Home) -> Iterator[dict[str, Any] | None]:
 def shared_lock(home: Home, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
     """For a read-only command that needs the warehouse itself: wait up to `timeout` seconds for a
     run to finish, then hold the lock shared (other readers may share it; a new run waits)."""
-    home.root.mkdir(parents=True, exist_ok=True)
-    fh = home.lock_file.open("a+", encoding="utf-8")
+    fh = _open_for_reading(home)
+    if fh is None:  # a read-only home: no run can write it
+        yield
+        return
     try:
 
         def busy(holder: dict[str, Any]) -> None:

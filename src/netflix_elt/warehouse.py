@@ -230,7 +230,7 @@ def connect(home: Home, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         if "not a valid DuckDB database" in first or "Could not read" in first:
             hint = "; `netflix-elt verify` checks it, `netflix-elt rebuild` restores it from the raw layer"
         raise PipelineError(f"{home.warehouse}: cannot open the warehouse ({first}){hint}") from exc
-    configure(con, home)
+    configure(con, home, read_only=read_only)
     if not read_only:
         migrate(con)
     return con
@@ -256,16 +256,20 @@ def resource_settings() -> dict[str, str]:
     return settings
 
 
-def configure(con: duckdb.DuckDBPyConnection, home: Home) -> None:
-    """UTC session time, spill files under the home, bounded memory (DuckDB spills past it)."""
-    home.tmp_dir.mkdir(parents=True, exist_ok=True)
+def configure(con: duckdb.DuckDBPyConnection, home: Home, *, read_only: bool = False) -> None:
+    """UTC session time, spill files under the home, bounded memory (DuckDB spills past it). A
+    read-only connection creates no folder (its spill folder is used only if it exists)."""
+    if not read_only:
+        home.tmp_dir.mkdir(parents=True, exist_ok=True)
     con.execute("set TimeZone = 'UTC'")
     con.execute("set enable_progress_bar = false")
     spill = str(home.tmp_dir / "duckdb")
     # A database instance still open in this process (dbt's, say) keeps its spill folder: DuckDB
     # refuses to switch it once used, so only set it when it differs.
     current = con.execute("select current_setting('temp_directory')").fetchone()
-    if not current or current[0] != spill:
+    if read_only and not home.tmp_dir.is_dir():
+        pass
+    elif not current or current[0] != spill:
         try:
             con.execute("set temp_directory = ?", [spill])
         except duckdb.NotImplementedException:
@@ -285,13 +289,19 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     )
     row = con.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()
     current = row[0] if row else 0
+    applied = []
     for version, description, ddl in MIGRATIONS:
         if version <= current:
             continue
         with transaction(con):
             con.execute(ddl)
             con.execute("insert into schema_migrations values (?, ?, ?)", [version, description, utcnow()])
-        log.info("warehouse schema migrated to version %d (%s)", version, description)
+        log.debug("warehouse schema migrated to version %d (%s)", version, description)
+        applied.append(version)
+    if applied and current == 0:
+        log.info("warehouse created (schema version %d)", applied[-1])
+    elif applied:
+        log.info("warehouse schema migrated from version %d to %d", current, applied[-1])
 
 
 @contextmanager
