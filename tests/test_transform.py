@@ -223,11 +223,12 @@ def test_a_change_in_any_single_column_is_detected(home: Home, tmp_path: Path) -
 def test_renumbered_release_is_refused_by_the_key_remap_guard(home: Home) -> None:
     run(home)
     before = query(home, "select show_id, row_hash from analytics_netflix_current order by show_id")
-    with pytest.raises(
+    refused = run(home, VARIANTS / "netflix_titles_2020_7787rows.csv")
+    assert_refused(
+        refused,
         KeyRemapRefused,
-        match=r"7,772 of 7,772 matched show_ids \(100%\) changed title.*s1: 'Dick Johnson Is Dead' -> '3%'",
-    ):
-        run(home, VARIANTS / "netflix_titles_2020_7787rows.csv")
+        r"7,772 of 7,772 matched show_ids \(100%\) changed title.*s1: 'Dick Johnson Is Dead' -> '3%'",
+    )
     assert query(home, "select show_id, row_hash from analytics_netflix_current order by show_id") == before
     assert scalar(home, "select count(*) from analytics_netflix_history") == 8807
     assert query(home, "select status from etl_transforms order by started_at") == [("succeeded",), ("refused",)]
@@ -235,17 +236,26 @@ def test_renumbered_release_is_refused_by_the_key_remap_guard(home: Home) -> Non
     # a refused batch is final: the next run does not retry it
     assert run(home).transforms == []
     # accepted as renumbered, it still deletes 1,035 of 8,807 titles: the mass-deletion guard's turn
-    with pytest.raises(
+    assert_refused(
+        run(home, VARIANTS / "netflix_titles_2020_7787rows.csv", force=True, accept_key_changes=True),
         DeletesRefused,
-        match=r"^netflix_titles_2020_7787rows.csv: batch \S+ refused: it would delete 1,035 of 8,807 active titles",
-    ):
-        run(home, VARIANTS / "netflix_titles_2020_7787rows.csv", force=True, accept_key_changes=True)
+        r"^\S*/netflix_titles_2020_7787rows.csv: batch \S+ refused: it would delete 1,035 of 8,807 active titles",
+    )
     assert query(home, "select show_id, row_hash from analytics_netflix_current order by show_id") == before
     accepted = run(
         home, VARIANTS / "netflix_titles_2020_7787rows.csv", force=True, accept_key_changes=True, accept_deletes=True
     )
     assert counts(accepted)[1] == 7772
     assert scalar(home, "select count(*) from analytics_netflix_current where is_deleted") == 8807 - 7772
+
+
+def assert_refused(result: RunResult, kind: type, pattern: str) -> None:
+    """The run refused exactly one drop, with this kind and message; it exits 2 and says so."""
+    import re
+
+    assert [type(e) for e in result.refused] == [kind], result.refused
+    assert re.search(pattern, str(result.refused[0])), str(result.refused[0])
+    assert result.exit_code() == 2 and result.status == "refused"
 
 
 def _first_lines(src: Path, out: Path, keep: int) -> Path:
@@ -267,8 +277,9 @@ def test_a_truncated_snapshot_is_refused_by_the_mass_deletion_guard(home: Home, 
     before = query(home, "select show_id, row_hash, is_deleted from analytics_netflix_current order by show_id")
     history = scalar(home, "select count(*) from analytics_netflix_history")
     cut = _first_lines(CANONICAL, tmp_path / "netflix_titles_cut.csv", 4466)
-    with pytest.raises(DeletesRefused, match=r"^netflix_titles_cut.csv: .*delete 4,341 of 8,807 active titles \(49%\)"):
-        run(home, cut)
+    assert_refused(
+        run(home, cut), DeletesRefused, r"^\S*/netflix_titles_cut.csv: .*delete 4,341 of 8,807 active titles \(49%\)"
+    )
     assert query(home, "select show_id, row_hash, is_deleted from analytics_netflix_current order by show_id") == before
     assert scalar(home, "select count(*) from analytics_netflix_history") == history
     assert query(home, "select status from etl_transforms order by started_at") == [("succeeded",), ("refused",)]

@@ -71,7 +71,7 @@ class DbtOutcome:
 
     def summary(self) -> str:
         return (
-            f"{self.models} models/snapshots built, {self.passed} checks passed, {self.warned} warned, "
+            f"{self.models} models/snapshots built, {self.passed} tests passed, {self.warned} warned, "
             f"{self.failed} failed, {self.skipped} skipped in {self.seconds:.1f}s"
         )
 
@@ -218,17 +218,28 @@ class Dbt:
         return outcome
 
     def test(
-        self, select: list[str], variables: dict[str, Any] | None = None, exclude_unit_tests: bool = False
+        self,
+        select: list[str],
+        variables: dict[str, Any] | None = None,
+        exclude_unit_tests: bool = False,
+        exclude: list[str] | None = None,
     ) -> DbtOutcome:
-        """`dbt test --select ...` (unit tests included unless excluded)."""
-        return self._run("test", select, variables, exclude_unit_tests)
+        """`dbt test --select ... [--exclude ...]` (unit tests included unless excluded)."""
+        return self._run("test", select, variables, exclude_unit_tests, exclude)
 
     def _run(
-        self, command: str, select: list[str], variables: dict[str, Any] | None, exclude_unit_tests: bool
+        self,
+        command: str,
+        select: list[str],
+        variables: dict[str, Any] | None,
+        exclude_unit_tests: bool,
+        exclude: list[str] | None = None,
     ) -> DbtOutcome:
         self.parse()
         started = time.monotonic()
         args = [command, "--select", *select]
+        if exclude:
+            args += ["--exclude", *exclude]
         if exclude_unit_tests:
             args += ["--exclude-resource-type", "unit_test"]
         if variables:

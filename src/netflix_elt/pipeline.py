@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -15,9 +16,17 @@ from netflix_elt.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.home import Home
 from netflix_elt.ingest import BatchResult, IngestOptions, as_of_from_name, ingest_file
 from netflix_elt.lock import DEFAULT_TIMEOUT, run_lock
-from netflix_elt.monitor import MonitorOptions, MonitorReport, latest_transform, run_checks
+from netflix_elt.monitor import (
+    GUARD_CHECKS,
+    GUARD_DBT_TESTS,
+    MonitorOptions,
+    MonitorReport,
+    latest_transform,
+    run_checks,
+)
 from netflix_elt.rebuild import check_batches, rebuild, refuse_fresh_start
 from netflix_elt.sample import sample_path
+from netflix_elt.source import check_path
 from netflix_elt.status import publish_state
 from netflix_elt.transform import (
     BatchRefused,
@@ -47,9 +56,12 @@ class RunResult:
     batches: list[BatchResult] = field(default_factory=list)
     transforms: list[TransformResult] = field(default_factory=list)
     rejected: list[RejectedDrop] = field(default_factory=list)
+    refused: list[BatchRefused] = field(default_factory=list)
+    vanished: list[Path] = field(default_factory=list)  # inbox drops removed before they were read
     report: MonitorReport | None = None
     published: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    status: str = "running"
 
     @property
     def loaded(self) -> list[BatchResult]:
@@ -59,11 +71,30 @@ class RunResult:
     def skipped(self) -> list[BatchResult]:
         return [b for b in self.batches if b.status == "skipped"]
 
+    @property
+    def applied(self) -> list[TransformResult]:
+        return [t for t in self.transforms if t.status == "succeeded"]
+
     def exit_code(self, strict: bool = False) -> int:
-        """1 when a fail-level check failed, 2 when a drop was rejected, else 0."""
-        if self.report is not None and self.report.exit_code(strict):
+        """1 when a fail-level check failed (other than a drop guard's, which only repeats that a
+        drop was refused), 2 when a drop was rejected or refused, else 0."""
+        if self.report is not None and self.report.exit_code(strict, ignore=GUARD_CHECKS if self.refused else ()):
             return 1
-        return 2 if self.rejected else 0
+        return 2 if self.rejected or self.refused else 0
+
+    def final_status(self) -> str:
+        if self.report is not None and self.report.failed and self.exit_code() == 1:
+            return "checks_failed"
+        if self.refused:
+            return "refused"
+        return "rejected" if self.rejected else "succeeded"
+
+    def problems(self) -> str:
+        """The refusals and rejections of the run, for its etl_runs row: one line."""
+        lines = [str(e) for e in self.refused] + [r.reason for r in self.rejected]
+        if not lines:
+            return ""
+        return lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")
 
 
 def new_run_id() -> str:
@@ -85,15 +116,16 @@ def run_pipeline(
     transform each loaded batch in order, then run the checks. Batches left pending by an
     earlier run are transformed first. Holds the home's lock throughout. Pass `result` to keep
     what was done so far when a step raises."""
+    check_arguments(home, sources, inbox)
     home.ensure()
     result = result or RunResult(run_id=new_run_id())
     started = time.monotonic()
     started_at = utcnow()
-    status, message = "failed", ""
+    message = ""
     with logs.run_context(result.run_id), run_lock(home, result.run_id, lock_timeout):
         refuse_fresh_start(home)
         _close_interrupted(home)
-        _record_run(home, result, "run", started_at, "running", "")  # so the dashboard lists this run
+        _record_run(home, result, "run", started_at)  # so the dashboard lists this run
         try:
             log.info("run %s into %s", result.run_id, home.warehouse)
             with logs.step("transform"):
@@ -107,30 +139,83 @@ def run_pipeline(
                 dbt_results = [r for t in result.transforms for r in t.dbt_results]
                 # Every check after a transformed batch; with none, only the cheap ones (unless
                 # the latest batch was never fully checked: a run stopped before its checks).
-                transformed = any(t.status == "succeeded" for t in result.transforms)
                 result.report = run_checks(
-                    home, result.run_id, monitor_options, dbt_results=dbt_results, full=True if transformed else None
+                    home, result.run_id, monitor_options, dbt_results=dbt_results, full=True if result.applied else None
                 )
             faults.checkpoint("after_checks")
+            # Recorded as it ends before publishing, so the dashboard shows this run as it ended.
+            result.status, message = result.final_status(), result.problems()
+            result.seconds = time.monotonic() - started
+            _record_run(home, result, "run", started_at, message)
             with logs.step("publish"):
                 result.published = publish(home)
             faults.checkpoint("after_publish")
-            status = "checks_failed" if result.report.failed else ("rejected" if result.rejected else "succeeded")
         except NetflixEltError as exc:
-            status = "refused" if isinstance(exc, BatchRefused) else "failed"
-            message = str(exc)
+            result.status, message = "failed", str(exc)
             raise
         except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C (errors.Interrupted)
-            message = str(exc) or "interrupted"
+            result.status, message = "failed", str(exc) or "interrupted"
             raise
         except BaseException as exc:
-            message = f"{type(exc).__name__}: {exc}"
+            result.status, message = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
             result.seconds = time.monotonic() - started
-            _record_run(home, result, "run", started_at, status, message)
+            _record_run(home, result, "run", started_at, message)
             publish_state(home)  # what status and monitor show while the next run holds the home
     return result
+
+
+def run_ingest(
+    home: Home,
+    files: list[Path],
+    options: IngestOptions | None = None,
+    *,
+    lock_timeout: float = DEFAULT_TIMEOUT,
+    result: RunResult | None = None,
+) -> RunResult:
+    """`netflix-elt ingest`: load each drop into the raw layer and the warehouse (no transform),
+    under the run lock, recorded in etl_runs as an `ingest` run. A rejected drop does not stop the
+    others; it is kept in `result.rejected`."""
+    home.ensure()
+    result = result or RunResult(run_id=new_run_id())
+    started, started_at = time.monotonic(), utcnow()
+    message = ""
+    with logs.run_context(result.run_id), logs.step("ingest"), run_lock(home, result.run_id, lock_timeout):
+        refuse_fresh_start(home)
+        _record_run(home, result, "ingest", started_at)
+        try:
+            con = connect(home)
+            try:
+                for f in files:
+                    try:
+                        result.batches.append(ingest_file(home, con, f, options))
+                    except InputError as exc:
+                        log.error("%s", exc, extra={"console": False})
+                        result.rejected.append(RejectedDrop(Path(f), str(exc)))
+            finally:
+                con.close()
+            result.status, message = result.final_status(), result.problems()
+        except BaseException as exc:
+            result.status, message = "failed", str(exc) or type(exc).__name__
+            raise
+        finally:
+            result.seconds = time.monotonic() - started
+            _record_run(home, result, "ingest", started_at, message)
+            publish_state(home)
+    return result
+
+
+def check_arguments(home: Home, sources: list[Path] | None, inbox: Path | None) -> None:
+    """Before any work (or any folder is created): each source must be a readable file, and the
+    inbox a folder. The home's own inbox may be missing (a fresh home's first scheduled run):
+    creating the home creates it."""
+    if inbox is not None:
+        path = Path(inbox).expanduser().absolute()
+        if not path.is_dir() and not (path == home.inbox_dir and not path.exists()):
+            raise InputError(f"{inbox}: inbox is not a directory; create it or pass another --inbox")
+    for f in sources or []:
+        check_path(Path(f).expanduser().absolute())
 
 
 def publish(home: Home) -> list[Path]:
@@ -184,16 +269,21 @@ def run_rebuild(home: Home, *, lock_timeout: float = DEFAULT_TIMEOUT) -> Any:
         with logs.step("rebuild"):
             rebuilt = rebuild(home, result.run_id)
         result.transforms = rebuilt.transforms
-        status, message = "failed", ""
+        result.status = "failed"
         try:
             with logs.step("monitor"):
                 result.report = run_checks(home, result.run_id, None, dbt_results=[], full=True)
+            result.status = "checks_failed" if result.report.failed else "succeeded"
+            result.seconds = time.monotonic() - started
+            _record_run(home, result, "rebuild", started_at)
             with logs.step("publish"):
                 result.published = publish(home)
-            status = "checks_failed" if result.report.failed else "succeeded"
+        except BaseException:
+            result.status = "failed"
+            raise
         finally:
             result.seconds = time.monotonic() - started
-            _record_run(home, result, "rebuild", started_at, status, message)
+            _record_run(home, result, "rebuild", started_at)
             publish_state(home)
     return rebuilt
 
@@ -204,9 +294,10 @@ def run_monitor(
     *,
     with_dbt_tests: bool = True,
     lock_timeout: float = DEFAULT_TIMEOUT,
+    run_id: str | None = None,
 ) -> MonitorReport:
     """The checks on their own (`netflix-elt monitor`), with a fresh `dbt test` of the models."""
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     started, started_at = time.monotonic(), utcnow()
     with logs.run_context(run_id), logs.step("monitor"), run_lock(home, run_id, lock_timeout):
         dbt_results = []
@@ -224,11 +315,13 @@ def run_monitor(
                     ["analytics_netflix_current+"],
                     variables={"batch_id": batch},
                     exclude_unit_tests=True,
+                    exclude=list(GUARD_DBT_TESTS),  # judged once, when each drop was transformed
                 )
                 dbt_results = outcome.results
         report = run_checks(home, run_id, options, dbt_results=dbt_results)
         result = RunResult(run_id=run_id, report=report, seconds=time.monotonic() - started)
-        _record_run(home, result, "monitor", started_at, "checks_failed" if report.failed else "succeeded", "")
+        result.status = "checks_failed" if report.failed else "succeeded"
+        _record_run(home, result, "monitor", started_at)
         publish_state(home)
     return report
 
@@ -267,7 +360,9 @@ def _transform(home: Home, result: RunResult, transform_options: TransformOption
     check_batches(home, ids)
     late = [p for p in pending if p.late]
     if not late:
-        result.transforms += transform_pending(home, result.run_id, transform_options, pending=pending)
+        result.refused += transform_pending(
+            home, result.run_id, transform_options, pending=pending, into=result.transforms
+        )
         return
     log.info(
         "transform: %d late batch(es) (as-of before a batch already applied): replaying the raw layer in as-of order",
@@ -275,9 +370,7 @@ def _transform(home: Home, result: RunResult, transform_options: TransformOption
     )
     replay = rebuild(home, result.run_id, transform_options)
     result.transforms += [t for t in replay.transforms if t.batch_id in ids]
-    refused = [e for e in replay.refusals if getattr(e, "batch_id", None) in ids]
-    if refused:
-        raise refused[0]
+    result.refused += [e for e in replay.refusals if isinstance(e, BatchRefused) and e.batch_id in ids]
 
 
 def inbox_drops(inbox: Path) -> list[Path]:
@@ -290,7 +383,14 @@ def inbox_drops(inbox: Path) -> list[Path]:
         for p in inbox.iterdir()
         if not p.name.startswith(".") and not p.name.endswith(PARTIAL_SUFFIXES) and (p.is_symlink() or p.is_file())
     ]
-    return sorted(files, key=lambda p: (p.name, p.stat().st_mtime))
+    return sorted(files, key=lambda p: (p.name, _mtime(p)))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except FileNotFoundError:  # removed since the listing: skipped when its turn comes
+        return 0.0
 
 
 def _process_inbox(
@@ -306,6 +406,9 @@ def _process_inbox(
     drops = inbox_drops(inbox)
     log.info("inbox %s: %d new drop(s)", inbox, len(drops))
     for drop in drops:
+        if not drop.is_symlink() and not drop.exists():
+            _vanished(result, drop)
+            continue
         try:
             if drop.is_symlink():
                 # A link could point anywhere (another user's file, a device): only files put in the inbox are read.
@@ -314,18 +417,41 @@ def _process_inbox(
             drop_options = options or IngestOptions()
             if dated is not None and drop_options.as_of is None:
                 drop_options = replace(drop_options, as_of=dated)
-            _ingest_and_transform(home, drop, result, drop_options, transform_options)
+            batch = _ingest_and_transform(home, drop, result, drop_options, transform_options)
+            refusal = next((e for e in result.refused if e.batch_id and e.batch_id == batch.batch_id), None)
+            if refusal is not None:
+                raise refusal
         except InputError as exc:
+            if not drop.is_symlink() and not drop.exists():
+                _vanished(result, drop)  # removed while it was being read
+                continue
             moved = _move(drop, inbox / "rejected")
+            if moved is None:
+                _vanished(result, drop)
+                continue
+            if isinstance(exc, BatchRefused):
+                # The way to apply it anyway names the file where it now is.
+                was, now = shlex.quote(str(drop.absolute())), shlex.quote(str(moved.absolute()))
+                exc.args = (str(exc).replace(f"--source {was}", f"--source {now}"),)
+                _write_new(moved.with_name(moved.name + ".reason.txt"), f"{exc}\n")
+                continue  # reported with the run's refusals
             _write_new(moved.with_name(moved.name + ".reason.txt"), f"{exc}\n")
             result.rejected.append(RejectedDrop(drop, str(exc), moved))
             log.error("inbox: %s rejected, moved to %s: %s", drop.name, moved, exc, extra={"console": False})
             continue
-        moved = _move(drop, inbox / "processed")
-        log.info("inbox: %s moved to %s", drop.name, moved.relative_to(inbox))
+        done = _move(drop, inbox / "processed")
+        if done is None:
+            log.warning("inbox: %s was removed from the inbox after it was loaded; nothing to move", drop.name)
+        else:
+            log.info("inbox: %s moved to %s", drop.name, done.relative_to(inbox))
 
 
-def _move(path: Path, folder: Path) -> Path:
+def _vanished(result: RunResult, drop: Path) -> None:
+    result.vanished.append(drop)
+    log.warning("inbox: %s was removed from the inbox before it was read; skipped", drop.name)
+
+
+def _move(path: Path, folder: Path) -> Path | None:
     """Move into folder, never over an existing file (a numbered name instead). The folder must be
     a real directory inside the inbox: a symlink there would send drops (and the reason files
     written beside them) somewhere else. A symlinked drop is moved as the link itself."""
@@ -337,7 +463,12 @@ def _move(path: Path, folder: Path) -> Path:
     while target.exists() or target.is_symlink():
         target = folder / f"{path.stem}.{n}{path.suffix}"
         n += 1
-    path.rename(target)  # same filesystem (both in the inbox): atomic, and moves a link, not its target
+    try:
+        path.rename(target)  # same filesystem (both in the inbox): atomic, and moves a link, not its target
+    except FileNotFoundError:
+        if path.exists() or path.is_symlink():
+            raise
+        return None  # someone removed the drop meanwhile
     return target
 
 
@@ -376,7 +507,7 @@ def _close_interrupted(home: Home) -> None:
         con.close()
 
 
-def _record_run(home: Home, result: RunResult, command: str, started_at: datetime, status: str, message: str) -> None:
+def _record_run(home: Home, result: RunResult, command: str, started_at: datetime, message: str = "") -> None:
     report = result.report
     c = [
         sum(getattr(t.counts, k) for t in result.transforms)
@@ -398,11 +529,11 @@ def _record_run(home: Home, result: RunResult, command: str, started_at: datetim
                 command,
                 started_at,
                 utcnow(),
-                status,
+                result.status,
                 len(result.loaded),
                 len(result.skipped),
                 len(result.rejected),
-                len([t for t in result.transforms if t.status == "succeeded"]),
+                len(result.applied),
                 *c,
                 report.passed if report else None,
                 report.warned if report else None,

@@ -19,7 +19,7 @@ from typing import Any
 from netflix_elt.home import Home
 from netflix_elt.lock import peek
 from netflix_elt.monitor import latest_ingestion, latest_results
-from netflix_elt.warehouse import LEDGER_TABLE, RUNS_TABLE, connect, fetch_dicts, utcnow
+from netflix_elt.warehouse import LEDGER_TABLE, RUNS_TABLE, TRANSFORMS_TABLE, connect, fetch_dicts, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,17 @@ def _read_warehouse(home: Home, limit: int, *, read_only: bool) -> dict[str, Any
         )
         batches = fetch_dicts(
             con,
-            f"select batch_id, status, source_path, encoding, delimiter, rows_read, rows_loaded, rows_quarantined, "
-            f"started_at, finished_at, message from {LEDGER_TABLE} order by batch_seq desc nulls first limit ?",
+            # A loaded batch is `pending` until a run applies it, `refused` when a guard refused it
+            # (with the refusal as its message): what happened to it, not only to its ingest.
+            f"select b.batch_id, case when b.status <> 'succeeded' then b.status "
+            f"when t.status = 'succeeded' then 'applied' when t.status = 'refused' then 'refused' "
+            f"else 'pending' end as status, b.status as ingest_status, b.source_path, b.encoding, b.delimiter, "
+            f"b.rows_read, b.rows_loaded, b.rows_quarantined, b.as_of, b.started_at, b.finished_at, "
+            f"coalesce(case when t.status = 'refused' then t.message end, b.message) as message "
+            f"from {LEDGER_TABLE} b left join (select batch_id, status, message from {TRANSFORMS_TABLE} "
+            "where status in ('succeeded', 'refused') qualify row_number() over (partition by batch_id "
+            "order by status = 'succeeded' desc, finished_at desc) = 1) t using (batch_id) "
+            "order by b.batch_seq desc nulls first limit ?",
             [limit],
         )
         checks = latest_results(con)

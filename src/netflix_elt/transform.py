@@ -11,9 +11,9 @@ come from what the batch applied, and are recorded in `etl_transforms` keyed by 
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -49,9 +49,11 @@ DEFAULT_MAX_DELETE_RATIO = 0.10  # as var('max_delete_ratio')
 class BatchRefused(InputError):
     """A guard refused the batch before it touched current or history. Final for that batch."""
 
-    def __init__(self, message: str, batch_id: str | None = None) -> None:
+    def __init__(self, message: str, batch_id: str | None = None, source: str | None = None) -> None:
         super().__init__(message)
         self.batch_id = batch_id
+        self.source = source  # the drop's path, as ingested
+        self.result: TransformResult | None = None  # the refused transform, as recorded
 
 
 class KeyRemapRefused(BatchRefused):
@@ -153,10 +155,15 @@ def transform_pending(
     options: TransformOptions | None = None,
     dbt: Dbt | None = None,
     pending: list[PendingBatch] | None = None,
-) -> list[TransformResult]:
-    """Transform every pending batch in order (`pending` when the caller has read them already);
-    stops at the first that fails or is refused."""
+    into: list[TransformResult] | None = None,
+) -> list[BatchRefused]:
+    """Transform every pending batch in order (`pending` when the caller has read them already),
+    appending each result to `into` as it is decided, so a caller keeps what was applied when a
+    later batch fails. A refused batch is final and does not stop the others (each snapshot is
+    judged against the state the batches before it left); the refusals are returned. A batch that
+    fails (dbt, the machine) stops the loop: it and the ones after it stay pending."""
     options = options or TransformOptions()
+    into = [] if into is None else into
     if pending is None:
         con = connect(home)
         try:
@@ -164,10 +171,18 @@ def transform_pending(
         finally:
             con.close()
     if not pending:
-        log.info("transform: no new batch to process")
+        log.debug("transform: no pending batch")
         return []
     dbt = dbt or Dbt(home)
-    return [transform_batch(home, dbt, run_id, p, options) for p in pending]
+    refusals: list[BatchRefused] = []
+    for p in pending:
+        try:
+            into.append(transform_batch(home, dbt, run_id, p, options))
+        except BatchRefused as exc:
+            if exc.result is not None:
+                into.append(exc.result)
+            refusals.append(exc)
+    return refusals
 
 
 def transform_batch(
@@ -187,7 +202,8 @@ def transform_batch(
         variables["accept_key_changes"] = True
     if batch.accept_deletes:
         variables["accept_deletes"] = True
-    name = one_line(Path(batch.source).name)
+    name = one_line(batch.source or batch_id)
+    again = f"netflix-elt run --force {{flag}} --source {shlex.quote(name)}"
     try:
         log.info("transform: batch %s (%s drop)", batch_id, batch.mode)
         faults.checkpoint("transform_started")
@@ -203,8 +219,9 @@ def transform_batch(
                 f"({guard.share:.0%}) changed title, more than the {options.key_change_threshold:.0%} allowed: "
                 f"the drop looks renumbered (e.g. {examples}); current and history were left as they were "
                 "and the batch will not be retried. "
-                f"To apply it anyway: netflix-elt run --force --accept-key-changes --source {name}",
+                f"To apply it anyway: {again.format(flag='--accept-key-changes')}",
                 batch_id,
+                batch.source,
             )
         if any(r.name == DELETE_GUARD_TEST and r.status == "fail" for r in outcome.results):
             d = delete_check(home)
@@ -214,8 +231,9 @@ def transform_batch(
                 f"({d.share:.0%}) and lists {d.listed:,}, more than the {options.max_delete_ratio:.0%} "
                 "allowed (--max-delete-ratio): a truncated or partial drop? Current and history were left "
                 "as they were and the batch will not be retried. "
-                f"If the deletions are real: netflix-elt run --force --accept-deletes --source {name}",
+                f"If the deletions are real: {again.format(flag='--accept-deletes')}",
                 batch_id,
+                batch.source,
             )
         _require(outcome, result, "build")
         result.counts, result.key_change_share = _cdc_counts(home, batch_id)
@@ -231,7 +249,8 @@ def transform_batch(
         result.status = "succeeded"
     except BatchRefused as exc:
         result.status, result.message = "refused", str(exc)
-        log.error("%s", exc, extra={"console": False})
+        exc.result = result
+        log.error("%s", exc, extra={"console": False})  # the CLI prints it once, at the end of the run
         raise
     except BaseException as exc:
         result.status, result.message = "failed", str(exc) or type(exc).__name__
