@@ -31,11 +31,13 @@ def test_run_loads_the_bundled_sample_then_skips_it(runner: CliRunner, home: Hom
     assert first.exit_code == 0, first.output
     assert "loaded   netflix_titles.csv" in first.stdout
     assert "8,807 rows" in first.stdout
-    tail = first.stdout.strip().splitlines()[-6:]
+    tail = first.stdout.strip().splitlines()[-7:]
     assert tail[0] == "summary:"
+    assert tail[1].endswith(": succeeded")
     assert tail[2] == "  batches   1 loaded, 0 skipped, 0 rejected, 8,807 rows"
-    assert tail[3].startswith("  cdc       8,807 inserted, 0 updated, 0 unchanged, 0 deleted, 0 revived")
-    assert tail[4].startswith("  checks    ") and tail[4].endswith(" passed, 0 warned, 0 failed")
+    assert tail[3] == "  cdc       8,807 inserted, 0 updated, 0 unchanged, 0 deleted, 0 revived (1 batch(es) applied)"
+    assert tail[4].startswith("  checks    ") and " passed, 0 warned, 0 failed" in tail[4]
+    assert tail[5] == "  outputs   netflix_dw.duckdb, exports/, lookml/, reports/dashboard.html"
     assert "netflix_titles.csv: batch" in first.stderr  # live progress
 
     second = invoke(runner, home, "run")
@@ -64,12 +66,17 @@ def test_status_lists_batches(runner: CliRunner, home: Home) -> None:
     out = invoke(runner, home, "status")
     assert out.exit_code == 0
     lines = out.stdout.splitlines()
-    start = lines.index("batches (newest first)")
+    start = next(i for i, line in enumerate(lines) if line.startswith("batches (newest first"))
     assert lines[start + 1].split()[:2] == ["batch_id", "status"]
     assert "rejected" in lines[start + 2] and "notitle.csv" in lines[start + 2]
     assert "no column for title" in lines[start + 3]
-    assert "succeeded" in lines[start + 4] and "8,807" in lines[start + 4]
+    # loaded, not yet transformed: marked pending until a run applies it
+    assert lines[start + 4].split()[1] == "pending" and "8,807" in lines[start + 4]
     assert lines[-1] == "checks: none yet"  # `ingest` alone runs no checks
+    # both ingests are recorded as runs, with when they started
+    runs = lines[2:start]
+    assert [line.split()[1] for line in runs if line.split()[1] == "ingest"] == ["ingest", "ingest"]
+    assert "started (UTC)" in lines[1]
 
 
 @pytest.mark.parametrize(
@@ -102,10 +109,11 @@ def test_one_bad_file_does_not_stop_the_others(runner: CliRunner, home: Home, tm
     assert scalar(home, "select count(*) from raw_netflix_titles") == 8807
 
 
-def test_debug_shows_the_traceback(runner: CliRunner, home: Home, tmp_path: Path) -> None:
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(runner: CliRunner, home: Home, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--home", str(home.root), "--debug", "ingest", str(tmp_path / "nope.csv")])
-    assert result.exit_code != 0
-    assert result.exception is not None  # raised, not swallowed: the traceback reaches the terminal
+    assert result.exit_code == 2, result.output  # bad input is still bad input with --debug
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "nope.csv: no such file" in result.stderr
 
 
 def test_internal_error_exits_1_and_points_at_debug(runner: CliRunner, home: Home, monkeypatch) -> None:
@@ -142,7 +150,7 @@ def test_home_from_environment_then_cwd(runner: CliRunner, tmp_path: Path, monke
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     assert runner.invoke(cli, ["ingest", str(CANONICAL)]).exit_code == 0
-    assert sorted(p.name for p in cwd.iterdir()) == ["data", "logs", "netflix_dw.duckdb", "tmp"]
+    assert sorted(p.name for p in cwd.iterdir()) == [".run.lock", "data", "inbox", "logs", "netflix_dw.duckdb", "tmp"]
 
 
 def test_log_file_lines_are_timestamped(runner: CliRunner, home: Home) -> None:

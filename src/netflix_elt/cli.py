@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import click
 from netflix_elt import __version__
 from netflix_elt.errors import InputError, NetflixEltError
 from netflix_elt.home import HOME_ENV, Home
+from netflix_elt.render import render_status
 
 log = logging.getLogger(__name__)
 
@@ -28,58 +30,128 @@ class _Ctx:
         self.home = home
         self.debug = debug
         self.quiet = quiet
+        self.run_id = ""
+        self.status = ""  # how a writing command's run ended, for the log's last line
+        self.logging_to_file = False
+
+
+_stdout_gone = False
+
+
+def _echo(message: str = "", *, err: bool = False) -> None:
+    """click.echo that survives a reader that stopped reading (`status | head -4`): the rest of
+    the output is dropped and the command finishes with its own exit code."""
+    global _stdout_gone
+    if _stdout_gone and not err:
+        return
+    try:
+        click.echo(message, err=err)
+    except BrokenPipeError:
+        if err:
+            return
+        _stdout_gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush finds nothing to say
+
+
+def _writing(state: _Ctx, *, create: bool = False) -> Home:
+    """For a command that writes the home: log to its logs/pipeline.log. Without `create`, only
+    when the home exists already (so a bad argument, checked next, creates nothing); with it, the
+    home is created first (a home that cannot be written is a one-line error naming the path)."""
+    from netflix_elt.logs import log_to_file
+
+    if create:
+        state.home.ensure()
+    logs_dir = state.home.logs_dir
+    if logs_dir.is_dir() and os.access(logs_dir, os.W_OK) and not state.logging_to_file:
+        state.logging_to_file = log_to_file(state.home.logs_dir) is not None
+    return state.home
+
+
+def _need_warehouse(state: _Ctx) -> None:
+    if not state.home.warehouse.exists():
+        raise InputError(f"{state.home.warehouse}: no warehouse yet; run `netflix-elt run` first")
 
 
 def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
-    """Run a command body; turn library errors into one line on stderr and an exit code."""
+    """Run a command body; turn library errors into one line on stderr and an exit code. With
+    --debug the traceback is printed too, and the exit code stays the same."""
 
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        from netflix_elt import logs
+        from netflix_elt.pipeline import new_run_id
+
         ctx = click.get_current_context()
         state: _Ctx = ctx.obj
-        try:
-            code = fn(*args, **kwargs) or EXIT_OK
-        except NetflixEltError as exc:
-            if state.debug:
-                raise
-            click.echo(f"error: {exc}", err=True)
-            code = exc.exit_code
-        except (click.ClickException, click.exceptions.Exit):
-            raise  # usage errors: click prints them and exits 2
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (errors.Interrupted, from signals.handling)
-            click.echo(f"error: {str(exc) or 'interrupted; re-run to finish'}", err=True)
-            code = getattr(exc, "exit_code", 130)
-        except Exception as exc:
-            if state.debug:
-                raise
-            from netflix_elt.errors import resource_error
-
-            # A full disk, exceeded quota, I/O error or exhausted memory is not a bug: say which.
-            resource = resource_error(exc, state.home.root)
-            if resource is not None:
-                log.debug("resource error", exc_info=True)
-                click.echo(f"error: {resource}", err=True)
-                code = resource.exit_code
-            elif _is_damaged_database(exc):
-                log.debug("warehouse unreadable", exc_info=True)
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                click.echo(
-                    f"error: {state.home.warehouse}: the warehouse cannot be read ({first}); `netflix-elt verify` "
-                    "checks it, `netflix-elt rebuild` restores it from the raw layer",
-                    err=True,
+        command = ctx.info_name or fn.__name__
+        state.run_id = new_run_id()
+        started = time.monotonic()
+        with logs.run_context(state.run_id), logs.step(command):
+            code = _call(fn, state, args, kwargs)
+            if state.logging_to_file:
+                log.info(
+                    "%s ended: %s, exit %d, %.1fs",
+                    command,
+                    state.status or ("succeeded" if code == EXIT_OK else "failed"),
+                    code,
+                    time.monotonic() - started,
+                    extra={"console": False},
                 )
-                code = EXIT_FAIL
-            else:
-                log.debug("internal error", exc_info=True)
-                click.echo(
-                    f"error: internal error: {type(exc).__name__}: {exc} (re-run with --debug for the traceback)",
-                    err=True,
-                )
-                code = EXIT_FAIL
         ctx.exit(code)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper
+
+
+def _call(fn: Callable[..., int | None], state: _Ctx, args: Any, kwargs: Any) -> int:
+    try:
+        return fn(*args, **kwargs) or EXIT_OK
+    except (click.ClickException, click.exceptions.Exit):
+        raise  # usage errors: click prints them and exits 2
+    except NetflixEltError as exc:
+        return _fail(state, str(exc), exc.exit_code)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (errors.Interrupted, from signals.handling)
+        return _fail(state, str(exc) or "interrupted; re-run to finish", getattr(exc, "exit_code", 130))
+    except BrokenPipeError:
+        _echo("")  # marks stdout gone
+        return EXIT_OK
+    except Exception as exc:
+        from netflix_elt.errors import resource_error
+
+        # A full disk, exceeded quota, I/O error or exhausted memory is not a bug: say which.
+        resource = resource_error(exc, state.home.root)
+        if resource is not None:
+            return _fail(state, str(resource), resource.exit_code)
+        if _is_damaged_database(exc):
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return _fail(
+                state,
+                f"{state.home.warehouse}: the warehouse cannot be read ({first}); `netflix-elt verify` "
+                "checks it, `netflix-elt rebuild` restores it from the raw layer",
+                EXIT_FAIL,
+            )
+        return _fail(
+            state,
+            f"internal error: {type(exc).__name__}: {exc}"
+            + ("" if state.debug else " (re-run with --debug for the traceback)"),
+            EXIT_FAIL,
+        )
+
+
+def _fail(state: _Ctx, message: str, code: int) -> int:
+    """One line on stderr (and in the log, when the command logs to a file); the traceback too
+    with --debug. The exit code is the error's, with or without --debug."""
+    import traceback
+
+    from netflix_elt.source import one_line
+
+    if state.debug:
+        traceback.print_exc()
+    log.error("%s", one_line(message), extra={"console": False}, exc_info=state.debug)
+    _echo(f"error: {one_line(message)}", err=True)
+    state.status = state.status or "failed"
+    return code
 
 
 def _is_damaged_database(exc: BaseException) -> bool:
@@ -122,7 +194,9 @@ def cli(ctx: click.Context, home: Path | None, debug: bool, quiet: bool, log_for
     ctx.with_resource(handling())  # SIGTERM and Ctrl-C stop the command cleanly (exit 143, 130)
     resolved = Home.resolve(home)
     ctx.obj = _Ctx(resolved, debug, quiet)
-    configure_logging(resolved.logs_dir, quiet=quiet, debug=debug, json_lines=log_format == "json")
+    # The console only: a command that writes the home adds logs/pipeline.log (see _writing), so
+    # read-only commands create nothing and work on a read-only home.
+    configure_logging(quiet=quiet, debug=debug, json_lines=log_format == "json")
 
 
 def _ingest_options(
@@ -207,16 +281,16 @@ def _echo_batch(b: Any, home: Home) -> None:
 
     name = one_line(b.source.name)  # a line break in a file name must not forge a line of output
     if b.status == "skipped":
-        click.echo(f"skipped  {name}: {b.message}")
+        _echo(f"skipped  {name}: {b.message}")
         return
-    click.echo(
+    _echo(
         f"loaded   {name}: batch {b.batch_id}, {b.rows_loaded:,} rows "
         f"({b.rows_quarantined:,} quarantined of {b.rows_read:,} read), {b.encoding}, "
         f"delimiter {b.delimiter!r}, {b.seconds:.2f}s"
     )
-    click.echo(f"         raw: {rel(b.raw_path)}")
+    _echo(f"         raw: {rel(b.raw_path)}")
     for w in b.warnings:
-        click.echo(f"         warning: {w}")
+        _echo(f"         warning: {w}")
 
 
 @cli.command()
@@ -227,6 +301,13 @@ def _echo_batch(b: Any, home: Home) -> None:
 @_mode_opt
 @_as_of_opt
 @_accept_opts
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for another run on the same home to finish.",
+)
 @click.pass_obj
 @_guard
 def ingest(
@@ -239,31 +320,43 @@ def ingest(
     as_of: str | None,
     accept_key_changes: bool,
     accept_deletes: bool,
+    lock_timeout: float,
 ) -> int:
-    """Ingest catalog drops (CSV, CSV.GZ) into the raw layer and the warehouse, in the order given."""
-    from netflix_elt.ingest import ingest_file
-    from netflix_elt.rebuild import refuse_fresh_start
-    from netflix_elt.warehouse import connect
+    """Ingest catalog drops (CSV, CSV.GZ) into the raw layer and the warehouse, in the order given.
 
+    The drops wait there, pending, until the next `run` transforms them."""
+    from netflix_elt.pipeline import RunResult, check_arguments, run_ingest
+
+    _writing(state)
     if as_of and len(files) > 1:
         raise click.UsageError("--as-of names one drop; ingest the files one at a time")
+    _one_drop_to_accept(accept_key_changes, accept_deletes, len(files))
     options = _ingest_options(mapping, force, max_reject_ratio, mode, as_of, accept_key_changes, accept_deletes)
-    home = state.home.ensure()
-    refuse_fresh_start(home)
-    worst = EXIT_OK
-    con = connect(home)
+    missing = [f for f in files if not f.expanduser().exists() and not f.is_symlink()]
+    if len(missing) == len(files):
+        check_arguments(state.home, missing, None)  # nothing to load: say so before creating anything
+    _writing(state, create=True)
+    result = RunResult(run_id=state.run_id)
     try:
-        for f in files:
-            try:
-                _echo_batch(ingest_file(home, con, f, options), home)
-            except InputError as exc:
-                if state.debug:
-                    raise
-                click.echo(f"error: {exc}", err=True)
-                worst = max(worst, exc.exit_code)
+        run_ingest(state.home, list(files), options, lock_timeout=lock_timeout, result=result)
     finally:
-        con.close()
-    return worst
+        state.status = result.status
+        for b in result.batches:
+            _echo_batch(b, state.home)
+        for r in result.rejected:
+            _echo(f"error: {r.reason}", err=True)
+    if result.batches and not state.quiet:
+        pending = [b for b in result.loaded]
+        if pending:
+            _echo(f"ingest:  {len(pending)} batch(es) pending; `netflix-elt run` transforms them")
+    return result.exit_code()
+
+
+def _one_drop_to_accept(accept_key_changes: bool, accept_deletes: bool, drops: int) -> None:
+    """An override of a guard names one drop: it must not wave through others by accident."""
+    if (accept_key_changes or accept_deletes) and drops != 1:
+        flag = "--accept-key-changes" if accept_key_changes else "--accept-deletes"
+        raise click.UsageError(f"{flag} applies to one drop: give exactly one file with it (not an inbox)")
 
 
 _strict_opt = click.option("--strict", is_flag=True, help="Exit 1 when any check warns, not only when one fails.")
@@ -390,9 +483,10 @@ def run(
     Exit codes: 0 ok (warnings allowed unless --strict), 1 a fail-level check failed or an
     internal error, 2 a drop was rejected or bad usage.
     """
-    from netflix_elt.pipeline import RunResult, new_run_id, run_pipeline
+    from netflix_elt.pipeline import RunResult, check_arguments, run_pipeline
     from netflix_elt.transform import TransformOptions
 
+    _writing(state)
     if inbox is not None and sources:
         raise click.UsageError("give --source or --inbox, not both")
     started = time.monotonic()
@@ -400,12 +494,15 @@ def run(
         raise click.UsageError("--as-of names one drop: with --inbox, put the date in each file's name")
     if as_of and len(sources) > 1:
         raise click.UsageError("--as-of names one drop; give one --source with it")
+    _one_drop_to_accept(accept_key_changes, accept_deletes, 0 if inbox is not None else max(len(sources), 1))
     options = _ingest_options(mapping, force, max_reject_ratio, mode, as_of, accept_key_changes, accept_deletes)
     topts = TransformOptions(key_change_threshold=key_change_threshold, max_delete_ratio=max_delete_ratio)
     mopts = _monitor_options(strict, freshness_warn_hours, freshness_fail_hours, volume_change, null_rate_jump)
+    check_arguments(state.home, list(sources), inbox)
+    _writing(state, create=True)
+    result = RunResult(run_id=state.run_id)
     if not state.quiet:
-        click.echo(f"netflix-elt {__version__}: home {state.home.root}")
-    result = RunResult(run_id=new_run_id())
+        _echo(f"netflix-elt {__version__}: run {result.run_id}, home {state.home.root}", err=True)
     try:
         run_pipeline(
             state.home,
@@ -418,52 +515,75 @@ def run(
             result=result,
         )
     finally:
+        state.status = result.status
         _echo_run(result, state.home, time.monotonic() - started, state.quiet)
     for r in result.rejected:
-        click.echo(f"error: {r.reason} (moved to {r.moved_to})", err=True)
+        _echo(f"error: {r.reason} (moved to {r.moved_to})", err=True)
+    for e in result.refused:
+        _echo(f"error: {e}", err=True)
     return result.exit_code(strict)
 
 
 def _echo_run(result: Any, home: Home, seconds: float, quiet: bool) -> None:
+    """What the run did, on stdout once it ends (progress went to stderr as it happened): each
+    drop, each batch's CDC counts, the warned and failed checks, then one summary."""
     if not quiet:
         for b in result.batches:
             _echo_batch(b, home)
         for t in result.transforms:
-            click.echo(f"cdc      batch {t.batch_id} ({t.mode}): {t.counts.line()}")
+            if t.status == "refused":
+                _echo(f"refused  batch {t.batch_id}: see the error below; current and history left as they were")
+                continue
+            _echo(f"cdc      batch {t.batch_id} ({t.mode}): {t.counts.line()}")
             if t.counts.duplicates_dropped:
-                click.echo(f"         {t.counts.duplicates_dropped:,} duplicate show_id row(s) dropped (last one kept)")
+                _echo(f"         {t.counts.duplicates_dropped:,} duplicate show_id row(s) dropped (last one kept)")
             for w in t.warnings:
-                click.echo(f"         warning: {w}")
+                _echo(f"         warning: {w}")
     if result.report is not None:
         _echo_checks(result.report, quiet)
     if quiet:
         return
+    applied = result.applied
     totals = {
-        k: sum(getattr(t.counts, k) for t in result.transforms)
+        k: sum(getattr(t.counts, k) for t in applied)
         for k in ("inserted", "updated", "unchanged", "deleted", "revived")
     }
     report = result.report
+    batches = (
+        f"{len(result.loaded)} loaded, {len(result.skipped)} skipped, {len(result.rejected)} rejected, "
+        f"{sum(b.rows_loaded for b in result.loaded):,} rows"
+    )
+    if result.vanished:
+        batches += f" ({len(result.vanished)} removed from the inbox before they were read)"
+    cdc = ", ".join(f"{v:,} {k}" for k, v in totals.items()) + f" ({len(applied)} batch(es) applied"
+    cdc += f", {len(result.refused)} refused)" if result.refused else ")"
+    outputs = ", ".join(_rel(p, home) for p in [home.warehouse, *result.published]) if result.published else ""
     rows = [
-        ("run", result.run_id),
-        (
-            "batches",
-            f"{len(result.loaded)} loaded, {len(result.skipped)} skipped, {len(result.rejected)} rejected, "
-            f"{sum(b.rows_loaded for b in result.loaded):,} rows",
-        ),
-        ("cdc", ", ".join(f"{v:,} {k}" for k, v in totals.items()) + f" ({len(result.transforms)} batch(es))"),
+        ("run", f"{result.run_id}: {result.status}"),
+        ("batches", batches),
+        ("cdc", cdc),
         ("checks", report.summary() if report else "not run"),
+        ("outputs", outputs or _rel(home.warehouse, home)),
         ("duration", f"{seconds:.2f}s"),
     ]
-    click.echo("summary:")
+    _echo("summary:")
     for k, v in rows:
-        click.echo(f"  {k:<9} {v}")
+        _echo(f"  {k:<9} {v}")
+
+
+def _rel(path: Path, home: Home) -> str:
+    try:
+        shown = str(path.relative_to(home.root))
+    except ValueError:
+        shown = str(path)
+    return shown + ("/" if path.is_dir() else "")
 
 
 def _echo_checks(report: Any, quiet: bool) -> None:
     """Every warned or failed check, one line each (even in quiet mode: they are what cron mails)."""
     for r in report.results:
         if r.status in ("warn", "fail"):
-            click.echo(
+            _echo(
                 f"check    {r.status.upper():<4} {r.check} ({r.table}): {r.observed}; threshold {r.threshold}",
                 err=quiet,
             )
@@ -503,7 +623,7 @@ def monitor(
     """
     from netflix_elt.lock import peek
     from netflix_elt.monitor import report_from_state
-    from netflix_elt.pipeline import new_run_id, run_monitor
+    from netflix_elt.pipeline import run_monitor
     from netflix_elt.status import read_state
 
     mopts = _monitor_options(strict, freshness_warn_hours, freshness_fail_hours, volume_change, null_rate_jump)
@@ -513,82 +633,50 @@ def monitor(
         pass
     if writer is not None and not wait:
         published = read_state(state.home)
-        report = report_from_state(published, new_run_id(), mopts)
-        click.echo(
+        report = report_from_state(published, state.run_id, mopts, in_progress=True)
+        when = (
+            f"checks as published at {published['published_at']}"
+            if published["published_at"]
+            else "no checks published yet (its first run)"
+        )
+        _echo(
             f"run {writer.get('run_id')} (pid {writer.get('pid')}, since {writer.get('started_at')}) is writing the "
-            f"warehouse: checks as published at {published['published_at'] or 'never'}, freshness re-evaluated now; "
-            "nothing stored (--wait to check afresh after it)",
+            f"warehouse: {when}, freshness re-evaluated now; nothing stored (--wait to check afresh after it)",
             err=state.quiet,
         )
         _echo_checks(report, state.quiet)
         if not state.quiet:
-            click.echo(f"checks: {report.summary()}")
+            _echo(f"checks: {report.summary()}")
         return report.exit_code(strict)
-    report = run_monitor(state.home, mopts, with_dbt_tests=not no_dbt, lock_timeout=lock_timeout)
+    _writing(state)
+    report = run_monitor(state.home, mopts, with_dbt_tests=not no_dbt, lock_timeout=lock_timeout, run_id=state.run_id)
+    state.status = "checks_failed" if report.failed else "succeeded"
     _echo_checks(report, state.quiet)
     if not state.quiet:
-        click.echo(f"checks: {report.summary()} (run {report.run_id})")
+        _echo(f"checks: {report.summary()} (run {report.run_id})")
     return report.exit_code(strict)
 
 
 @cli.command()
-@click.option("--limit", default=10, show_default=True, help="How many runs and batches to show.")
+@click.option(
+    "--limit", type=click.IntRange(1), default=10, show_default=True, help="How many runs and batches to show."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.pass_obj
 @_guard
 def status(state: _Ctx, limit: int, as_json: bool) -> int:
-    """Show the latest runs, batches and check results (read-only)."""
+    """Show the latest runs, batches and check results (read-only: writes nothing)."""
     from netflix_elt.status import collect_status
 
     if not state.home.warehouse.exists():
-        click.echo(f"no warehouse at {state.home.warehouse} yet; run `netflix-elt run`")
+        _echo(f"no warehouse at {state.home.warehouse} yet; run `netflix-elt run`")
         return EXIT_OK
     snap = collect_status(state.home, limit)
     if as_json:
-        click.echo(json.dumps(snap, default=str, indent=2))
+        _echo(json.dumps(snap, default=str, indent=2))
         return EXIT_OK
-    writer = snap["in_progress"]
-    if writer is not None:
-        click.echo(
-            f"in progress: run {writer.get('run_id')} (pid {writer.get('pid')}, since {writer.get('started_at')}) "
-            f"is writing the warehouse; below is the state it published at {snap.get('published_at') or 'never'}"
-        )
-    click.echo("runs (newest first)")
-    click.echo(
-        f"  {'run_id':<24} {'command':<8} {'status':<14} {'loaded':>6} {'cdc +/~/-':>16} "
-        f"{'checks ok/warn/fail':>20} {'secs':>7}"
-    )
-    for r in snap["runs"]:
-        cdc = f"{r['inserted'] or 0}/{r['updated'] or 0}/{r['deleted'] or 0}"
-        checks = f"{r['checks_passed'] or 0}/{r['checks_warned'] or 0}/{r['checks_failed'] or 0}"
-        click.echo(
-            f"  {r['run_id']:<24} {r['command']:<8} {r['status']:<14} {r['batches_loaded'] or 0:>6} {cdc:>16} "
-            f"{checks:>20} {r['duration_s'] or 0:>7.1f}"
-        )
-        if r["message"]:
-            click.echo(f"  {'':<24} {r['message']}")
-    click.echo("batches (newest first)")
-    click.echo(f"  {'batch_id':<34} {'status':<9} {'read':>8} {'loaded':>8} {'quar.':>6} {'enc':<9} source")
-    for r in snap["batches"]:
-        click.echo(
-            f"  {r['batch_id']:<34} {r['status']:<9} {r['rows_read'] or 0:>8,} {r['rows_loaded'] or 0:>8,} "
-            f"{r['rows_quarantined'] or 0:>6,} {(r['encoding'] or '-'):<9} {Path(r['source_path']).name}"
-        )
-        if r["status"] in ("rejected", "failed") and r["message"]:
-            click.echo(f"  {'':<34} {r['message']}")
-    checks = snap["checks"]
-    if not checks:
-        click.echo("checks: none yet")
-        return EXIT_OK
-    by_status = {s: sum(1 for c in checks if c["status"] == s) for s in ("pass", "warn", "fail", "skip")}
-    newest = max(checks, key=lambda c: (c.get("result_seq") or 0, str(c["checked_at"])))
-    click.echo(
-        f"checks (batch {newest['batch_id'] or '-'}, latest run {newest['run_id']}): {by_status['pass']} passed, "
-        f"{by_status['warn']} warned, {by_status['fail']} failed, {by_status['skip']} skipped"
-    )
-    for c in checks:
-        if c["status"] != "pass":
-            click.echo(f"  {c['status'].upper():<4} {c['check']:<26} {c['observed']} (threshold {c['threshold']})")
+    for line in render_status(snap):
+        _echo(line)
     return EXIT_OK
 
 
@@ -603,16 +691,21 @@ def lookml(state: _Ctx, connection: str, dataset: str, check: bool) -> int:
     from netflix_elt.lock import shared_lock
     from netflix_elt.lookml import LookmlOptions, generate_lookml, validate_lookml
 
+    if not connection.strip():
+        raise click.BadParameter("give a Looker connection name", param_hint="--connection")
+    _need_warehouse(state)
+    if not check:  # --check only reads: it logs to the console alone
+        _writing(state, create=True)
     folder = state.home.root / "lookml"
     with shared_lock(state.home):  # waits for a run that is writing the warehouse
         if not check:
             for path in generate_lookml(state.home, folder, LookmlOptions(connection=connection, dataset=dataset)):
-                click.echo(f"wrote    {path.relative_to(state.home.root)}")
+                _echo(f"wrote    {path.relative_to(state.home.root)}")
         problems = validate_lookml(state.home, folder)
     for p in problems:
-        click.echo(f"error: {p}", err=True)
+        _echo(f"error: {p}", err=True)
     if not state.quiet:
-        click.echo(f"lookml: {len(problems)} problem(s) against {state.home.warehouse.name}")
+        _echo(f"lookml: {len(problems)} problem(s) against {state.home.warehouse.name}")
     return EXIT_FAIL if problems else EXIT_OK
 
 
@@ -633,16 +726,22 @@ def export(state: _Ctx, bq_target: str | None, endpoint: str | None, credentials
 
     if (endpoint or credentials) and not bq_target:
         raise click.UsageError("--endpoint and --credentials go with --bigquery PROJECT.DATASET")
+    if bq_target:
+        from netflix_elt.bigquery import parse_target
+
+        parse_target(bq_target)  # before any work
+    _need_warehouse(state)
+    _writing(state, create=True)
     with shared_lock(state.home):  # waits for a run that is writing the warehouse
         manifest = export_tables(state.home)
     for t in manifest["tables"]:
         files = ", ".join(f"exports/{f}" for f in t["files"].values())
-        click.echo(f"exported {t['table']}: {t['rows']:,} rows -> {files}")
+        _echo(f"exported {t['table']}: {t['rows']:,} rows -> {files}")
     if bq_target:
         from netflix_elt.bigquery import load_exports
 
         for loaded in load_exports(exports_dir(state.home), bq_target, endpoint=endpoint, credentials=credentials):
-            click.echo(f"bigquery {bq_target}.{loaded.table}: {loaded.rows_verified:,} rows verified")
+            _echo(f"bigquery {bq_target}.{loaded.table}: {loaded.rows_verified:,} rows verified")
     return EXIT_OK
 
 
@@ -654,9 +753,11 @@ def dashboard(state: _Ctx) -> int:
     from netflix_elt.dashboard import build_dashboard
     from netflix_elt.lock import shared_lock
 
+    _need_warehouse(state)
+    _writing(state, create=True)
     with shared_lock(state.home):  # waits for a run that is writing the warehouse
         path = build_dashboard(state.home)
-    click.echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
+    _echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
     return EXIT_OK
 
 
@@ -681,11 +782,11 @@ def verify(state: _Ctx, lock_timeout: float) -> int:
     with guard:
         report = verify_home(state.home)
     for p in report.problems:
-        click.echo(f"problem: {p.line()}")
+        _echo(f"problem: {p.line()}")
     if report.problems:
-        click.echo(f"verify: {len(report.problems)} problem(s) in {report.batches} batch(es)", err=True)
+        _echo(f"verify: {len(report.problems)} problem(s) in {report.batches} batch(es)", err=True)
         return EXIT_FAIL
-    click.echo(f"verify: {report.batches} batch(es) verified: raw files, manifests and warehouse agree")
+    _echo(f"verify: {report.batches} batch(es) verified: raw files, manifests and warehouse agree")
     return EXIT_OK
 
 
@@ -704,14 +805,15 @@ def rebuild(state: _Ctx, lock_timeout: float) -> int:
     """
     from netflix_elt.pipeline import run_rebuild
 
+    _writing(state, create=True)
     result = run_rebuild(state.home, lock_timeout=lock_timeout)
     if not state.quiet:
-        click.echo(
+        _echo(
             f"rebuild: {result.replayed} batch(es) replayed ({result.refused} refused by a guard, as before) "
             f"from the raw layer (ledger from the {result.ledger_from}) in {result.seconds:.1f}s"
         )
         if result.backup is not None:
-            click.echo(f"         the previous warehouse is kept as {result.backup.name}")
+            _echo(f"         the previous warehouse is kept as {result.backup.name}")
     return EXIT_OK
 
 
@@ -731,15 +833,23 @@ def schedule(state: _Ctx, every: str, inbox: Path | None, lock_timeout: int | No
 
     from netflix_elt.schedule import render_schedule
 
+    # The program running now (not whichever netflix-elt comes first on PATH), when it is one.
+    running = Path(sys.argv[0]).absolute()
     found = shutil.which("netflix-elt")
-    executable = Path(found) if found else Path(sys.argv[0]).absolute()
+    if running.name.startswith("netflix-elt") and running.is_file():
+        executable = running
+    else:
+        executable = Path(found) if found else running
     files = render_schedule(every, home=state.home.root, executable=executable, inbox=inbox, lock_timeout=lock_timeout)
-    click.echo("# --- cron " + "-" * 60)
-    click.echo(files.crontab)
-    click.echo("\n# --- ~/.config/systemd/user/netflix-elt.service " + "-" * 22)
-    click.echo(files.service.rstrip("\n"))
-    click.echo("\n# --- ~/.config/systemd/user/netflix-elt.timer " + "-" * 24)
-    click.echo(files.timer.rstrip("\n"))
+    if inbox is not None and not inbox.expanduser().is_dir():
+        # The home's own inbox is made by the first run; another folder must exist.
+        _echo(f"warning: {inbox}: inbox does not exist yet; create it before the first scheduled run", err=True)
+    _echo("# --- cron " + "-" * 60)
+    _echo(files.crontab)
+    _echo("\n# --- ~/.config/systemd/user/netflix-elt.service " + "-" * 22)
+    _echo(files.service.rstrip("\n"))
+    _echo("\n# --- ~/.config/systemd/user/netflix-elt.timer " + "-" * 24)
+    _echo(files.timer.rstrip("\n"))
     return EXIT_OK
 
 
@@ -785,13 +895,13 @@ def synth(
         raise click.UsageError("give either --rows N (a new catalog) or --next-of FILE (its next drop)")
     if rows is not None:
         written = synth_catalog(out, rows, seed, scratch_dir=state.home.tmp_dir)
-        click.echo(f"wrote    {out}: {written:,} rows (seed {seed})")
+        _echo(f"wrote    {out}: {written:,} rows (seed {seed})")
         return EXIT_OK
     assert next_of is not None
     spec = NextDropSpec(changed=_share(changed), new=_share(new), deleted=_share(deleted))
     counts = synth_next(next_of, out, spec, seed, scratch_dir=state.home.tmp_dir)
-    click.echo(f"wrote    {out}: {counts['rows']:,} rows; expected CDC counts in {expected_path(out)}:")
-    click.echo("         " + ", ".join(f"{counts[k]:,} {k}" for k in ("inserted", "updated", "unchanged", "deleted")))
+    _echo(f"wrote    {out}: {counts['rows']:,} rows; expected CDC counts in {expected_path(out)}:")
+    _echo("         " + ", ".join(f"{counts[k]:,} {k}" for k in ("inserted", "updated", "unchanged", "deleted")))
     return EXIT_OK
 
 
