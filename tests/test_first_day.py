@@ -387,3 +387,38 @@ def test_what_make_run_writes_is_ignored_by_git(tmp_path: Path) -> None:
         check=True,
     )
     assert status.stdout.splitlines() == ["?? .gitignore"], status.stdout
+
+
+# ------------------------------------------------------------------ friction
+
+
+def test_quiet_prints_each_warning_once(runner: CliRunner, tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    result = invoke(runner, home, "--quiet", "run", "--freshness-warn-hours", "0")  # freshness warns at once
+    assert result.exit_code == 0, result.output
+    everything = result.stdout + result.stderr
+    assert result.stdout == ""  # cron mails stderr and stdout: everything it needs is on stderr, once
+    assert everything.count("freshness") == 1, everything
+
+
+def test_monitor_during_a_first_run_does_not_fail_freshness(runner: CliRunner, tmp_path: Path) -> None:
+    from netflix_elt.lock import run_lock
+    from netflix_elt.warehouse import connect
+
+    home = Home(tmp_path / "home").ensure()
+    connect(home).close()  # the first run has created the warehouse and is loading its first drop
+    with run_lock(home, "first-run", timeout=5):
+        result = invoke(runner, home, "monitor")
+    assert result.exit_code == 0, result.output
+    assert "no checks published yet (its first run)" in result.stdout
+    assert "FAIL" not in result.stdout
+
+
+def test_status_numbers_read_as_numbers(runner: CliRunner, tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    assert invoke(runner, home, "run").exit_code == 0
+    lines = invoke(runner, home, "status").stdout.splitlines()
+    run_line = lines[2]
+    assert " run " in run_line and "8,807/0/0" in run_line and "UTC" not in run_line
+    assert re.search(r" \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ ", run_line), run_line  # when it started
+    assert any(line.split()[1:2] == ["applied"] and "8,807" in line for line in lines)
