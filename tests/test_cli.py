@@ -150,7 +150,15 @@ def test_home_from_environment_then_cwd(runner: CliRunner, tmp_path: Path, monke
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     assert runner.invoke(cli, ["ingest", str(CANONICAL)]).exit_code == 0
-    assert sorted(p.name for p in cwd.iterdir()) == [".run.lock", "data", "inbox", "logs", "netflix_dw.duckdb", "tmp"]
+    assert sorted(p.name for p in cwd.iterdir()) == [
+        ".run.lock",
+        "data",
+        "inbox",
+        "logs",
+        "netflix_dw.duckdb",
+        "reports",
+        "tmp",
+    ]
 
 
 def test_log_file_lines_are_timestamped(runner: CliRunner, home: Home) -> None:

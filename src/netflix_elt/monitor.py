@@ -206,7 +206,7 @@ def run_checks(
                 f" ({r.message})" if r.message else "",
                 extra={"console": False},  # the CLI lists them once, when the command ends
             )
-    log.info("checks: %s", report.summary())
+    log.info("%s", report.summary())
     return report
 
 

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from netflix_elt import faults, logs
 from netflix_elt.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.home import Home
@@ -508,9 +510,9 @@ def _close_interrupted(home: Home) -> None:
 
 
 def _record_run(home: Home, result: RunResult, command: str, started_at: datetime, message: str = "") -> None:
-    report = result.report
+    """Write the run's etl_runs row (again: it is rewritten as the run ends)."""
     c = [
-        sum(getattr(t.counts, k) for t in result.transforms)
+        sum(getattr(t.counts, k) for t in result.applied)
         for k in ("inserted", "updated", "unchanged", "deleted", "revived")
     ]
     try:
@@ -519,29 +521,38 @@ def _record_run(home: Home, result: RunResult, command: str, started_at: datetim
         log.debug("could not record run %s: %s", result.run_id, exc)
         return
     try:
-        con.execute(
-            f"insert or replace into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            # run_seq: the run's place in order, kept when its row is rewritten (never the clock's)
-            f"coalesce((select run_seq from {RUNS_TABLE} where run_id = ?), "
-            f"(select coalesce(max(run_seq), 0) + 1 from {RUNS_TABLE})))",
-            [
-                result.run_id,
-                command,
-                started_at,
-                utcnow(),
-                result.status,
-                len(result.loaded),
-                len(result.skipped),
-                len(result.rejected),
-                len(result.applied),
-                *c,
-                report.passed if report else None,
-                report.warned if report else None,
-                report.failed if report else None,
-                round(result.seconds, 3),
-                message or None,
-                result.run_id,
-            ],
-        )
+        _insert_run(con, result, command, started_at, message, c)
+    except duckdb.Error as exc:  # bookkeeping: the step it records meets the same cause and says it
+        log.debug("could not record run %s: %s", result.run_id, exc)
     finally:
         con.close()
+
+
+def _insert_run(
+    con: duckdb.DuckDBPyConnection, result: RunResult, command: str, started_at: datetime, message: str, c: list[int]
+) -> None:
+    report = result.report
+    con.execute(
+        f"insert or replace into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        # run_seq: the run's place in order, kept when its row is rewritten (never the clock's)
+        f"coalesce((select run_seq from {RUNS_TABLE} where run_id = ?), "
+        f"(select coalesce(max(run_seq), 0) + 1 from {RUNS_TABLE})))",
+        [
+            result.run_id,
+            command,
+            started_at,
+            utcnow(),
+            result.status,
+            len(result.loaded),
+            len(result.skipped),
+            len(result.rejected),
+            len(result.applied),
+            *c,
+            report.passed if report else None,
+            report.warned if report else None,
+            report.failed if report else None,
+            round(result.seconds, 3),
+            message or None,
+            result.run_id,
+        ],
+    )

@@ -71,6 +71,9 @@ def render_status(snap: dict[str, Any]) -> list[str]:
         f"{by_status['pass']} passed, {by_status['warn']} warned, {by_status['fail']} failed{skipped}"
     )
     for c in checks:
-        if c["status"] != "pass":
+        if c["status"] in ("warn", "fail"):
             lines.append(f"  {c['status'].upper():<4} {c['check']:<26} {c['observed']} (threshold {c['threshold']})")
+    if by_status["skip"]:
+        names = ", ".join(c["check"] for c in checks if c["status"] == "skip")
+        lines.append(f"  SKIP {by_status['skip']} with nothing to compare with yet (no previous batch): {names}")
     return lines
