@@ -422,3 +422,16 @@ def test_status_numbers_read_as_numbers(runner: CliRunner, tmp_path: Path) -> No
     assert " run " in run_line and "8,807/0/0" in run_line and "UTC" not in run_line
     assert re.search(r" \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ ", run_line), run_line  # when it started
     assert any(line.split()[1:2] == ["applied"] and "8,807" in line for line in lines)
+
+
+def test_a_long_dbt_build_reports_progress(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netflix_elt.dbt_runner import _Progress
+
+    monkeypatch.setattr(_Progress, "PROGRESS_SECONDS", 0.0)  # every node counts as "a few seconds" later
+    home = Home(tmp_path / "home")
+    result = invoke(runner, home, "run")
+    assert result.exit_code == 0, result.output
+    progress = [ln for ln in result.stderr.splitlines() if "dbt build: " in ln and " nodes done, last " in ln]
+    assert len(progress) > 20  # 19 models and snapshots, 65 tests
+    logged = [ln for ln in (home.logs_dir / "pipeline.log").read_text().splitlines() if " nodes done, last " in ln]
+    assert logged and all(" run=20" in ln and " step=transform " in ln for ln in logged)  # from dbt's threads

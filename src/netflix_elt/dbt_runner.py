@@ -152,8 +152,10 @@ class Dbt:
 
         self.target_path.mkdir(parents=True, exist_ok=True)
         self.log_path.mkdir(parents=True, exist_ok=True)
-        # Fault injection inside the build (tests only): a checkpoint after each node dbt finishes.
-        callbacks = [_node_checkpoint] if faults.active() else None
+        # A progress line every few seconds of a long build; in tests, fault injection after each node.
+        callbacks: list[Any] = [_Progress(args[0])]
+        if faults.active():
+            callbacks.append(_node_checkpoint)
         with self._environment():
             runner = dbtRunner(manifest=self._manifest, callbacks=callbacks)
             try:
@@ -344,6 +346,32 @@ def _tally(outcome: DbtOutcome, r: Any) -> None:
         outcome.failed += 1
         detail = f"{r.failures} failing row(s)" if status == "fail" else (r.message or status).splitlines()[0]
         outcome.failures.append(f"{name}: {detail}")
+
+
+class _Progress:
+    """dbt event callback: one log line at most every PROGRESS_SECONDS while a command runs
+    ("dbt build: 23 nodes done, last analytics_netflix_current"), so a long build is not silent.
+    dbt calls it on its worker threads: the line carries the run and step of the caller."""
+
+    PROGRESS_SECONDS = 5.0
+
+    def __init__(self, command: str) -> None:
+        from netflix_elt import logs
+
+        self.command = command
+        self.done = 0
+        self.next_at = time.monotonic() + self.PROGRESS_SECONDS
+        self.context = {"run_id": logs.run_id_var.get(), "step": logs.step_var.get()}
+
+    def __call__(self, msg: Any) -> None:
+        if msg.info.name != "NodeFinished":
+            return
+        self.done += 1
+        now = time.monotonic()
+        if now >= self.next_at:
+            self.next_at = now + self.PROGRESS_SECONDS
+            node = msg.data.node_info.node_name
+            log.info("dbt %s: %d nodes done, last %s", self.command, self.done, node, extra=self.context)
 
 
 def _node_checkpoint(msg: Any) -> None:

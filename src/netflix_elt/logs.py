@@ -28,8 +28,11 @@ BACKUPS = 5
 
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.run_id = run_id_var.get()
-        record.step = step_var.get()
+        # A record from another thread (dbt's workers) brings its caller's context in `extra`.
+        if not hasattr(record, "run_id"):
+            record.run_id = run_id_var.get()
+        if not hasattr(record, "step"):
+            record.step = step_var.get()
         return True
 
 
