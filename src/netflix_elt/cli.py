@@ -237,12 +237,12 @@ def _accept_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option(
         "--accept-deletes",
         is_flag=True,
-        help="Apply these drops even if the mass-deletion guard finds they delete too many titles.",
+        help="Apply this drop (give exactly one) even if the mass-deletion guard finds it deletes too many titles.",
     )(fn)
     return click.option(
         "--accept-key-changes",
         is_flag=True,
-        help="Apply these drops even if the key-remap guard finds their show_ids renumbered.",
+        help="Apply this drop (give exactly one) even if the key-remap guard finds its show_ids renumbered.",
     )(fn)
 
 
@@ -480,8 +480,9 @@ def run(
 ) -> int:
     """Run the whole pipeline: ingest, transform (dbt), check. Default source: the bundled sample.
 
-    Exit codes: 0 ok (warnings allowed unless --strict), 1 a fail-level check failed or an
-    internal error, 2 a drop was rejected or bad usage.
+    A drop a guard refuses is final; the run goes on with the others, checks and publishes what it
+    applied. Exit codes: 0 ok (warnings allowed unless --strict), 1 a fail-level check failed or
+    an internal error, 2 a drop was rejected or refused, or bad usage.
     """
     from netflix_elt.pipeline import RunResult, check_arguments, run_pipeline
     from netflix_elt.transform import TransformOptions
