@@ -203,7 +203,7 @@ def transform_batch(
     if batch.accept_deletes:
         variables["accept_deletes"] = True
     name = one_line(batch.source or batch_id)
-    again = f"netflix-elt run --force {{flag}} --source {shlex.quote(name)}"
+    again = f"netflix-elt --home {shlex.quote(str(home.root))} run --force {{flag}} --source {shlex.quote(name)}"
     try:
         log.info("transform: batch %s (%s drop)", batch_id, batch.mode)
         faults.checkpoint("transform_started")
