@@ -31,7 +31,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	scripts/setup_bq_emulator.sh .bqemu
-	$(BIN)/python -m pytest -n 2 --dist loadscope
+	$(BIN)/python -m pytest -n 2 --dist loadscope --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadscope -m "not slow"

@@ -522,7 +522,9 @@ def _record_run(home: Home, result: RunResult, command: str, started_at: datetim
         return
     try:
         _insert_run(con, result, command, started_at, message, c)
-    except duckdb.Error as exc:  # bookkeeping: the step it records meets the same cause and says it
+    except duckdb.OutOfMemoryException as exc:
+        # Bookkeeping under a tiny memory limit: the step it records meets the same limit and says
+        # so with its own batch marked failed. (A damaged or full warehouse is raised: that is the cause.)
         log.debug("could not record run %s: %s", result.run_id, exc)
     finally:
         con.close()
