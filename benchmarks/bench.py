@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import psutil
 
-from netflix_elt.mapping import CANONICAL_COLUMNS
+from netflix_elt.ingest.mapping import CANONICAL_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

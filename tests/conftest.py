@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from bq_emulator import bq_emulator
-from netflix_elt.home import Home
+from netflix_elt.core.home import Home
 
 REPO = Path(__file__).resolve().parents[1]
 CARRIED = Path(__file__).resolve().parent / "data"  # the real files, carried by the repo (README there)

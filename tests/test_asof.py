@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from netflix_elt.mapping import CANONICAL_COLUMNS
+from netflix_elt.ingest.mapping import CANONICAL_COLUMNS
 
 from conftest import BRIDGES, netflix_elt_process
 

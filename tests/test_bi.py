@@ -14,12 +14,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from netflix_elt.cli import cli
-from netflix_elt.errors import InputError
-from netflix_elt.export import EXPORT_TABLES, KPI_VIEWS, ORDER_BY, PARQUET_ONLY, export_tables
-from netflix_elt.home import Home
-from netflix_elt.lookml import VIEW_TABLES, LookmlOptions, generate_lookml, validate_lookml
-from netflix_elt.pipeline import run_pipeline
+from netflix_elt.bi.exports import EXPORT_TABLES, KPI_VIEWS, ORDER_BY, PARQUET_ONLY, export_tables
+from netflix_elt.bi.lookml import VIEW_TABLES, LookmlOptions, generate_lookml, validate_lookml
+from netflix_elt.cli.main import cli
+from netflix_elt.core.errors import InputError
+from netflix_elt.core.home import Home
+from netflix_elt.ops.pipeline import run_pipeline
 
 from conftest import query
 

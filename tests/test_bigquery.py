@@ -1,4 +1,4 @@
-"""`netflix_elt.bigquery.load_exports` against a real BigQuery API emulator (tests/bq_emulator.py):
+"""`netflix_elt.bi.bigquery.load_exports` against a real BigQuery API emulator (tests/bq_emulator.py):
 what is read back equals the Parquet files row for row, a re-load replaces (WRITE_TRUNCATE), and
 every error is one clear line of the right class."""
 
@@ -24,8 +24,8 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from netflix_elt.bigquery import LoadedTable, bigquery_type, load_exports, parse_target
-from netflix_elt.errors import InputError, PipelineError
+from netflix_elt.bi.bigquery import LoadedTable, bigquery_type, load_exports, parse_target
+from netflix_elt.core.errors import InputError, PipelineError
 
 from conftest import CANONICAL
 
@@ -51,7 +51,7 @@ def dataset(bq_endpoint: tuple[str, str]) -> str:
     return f"{project}.{name}"
 
 
-# -- exports made here with DuckDB, in the manifest shape netflix_elt.export writes ----------------
+# -- exports made here with DuckDB, in the manifest shape netflix_elt.bi.exports writes ----------------
 
 _TABLES = {
     # Every canonical column as read, plus typed ones: 8,807 rows of real text (quotes, commas,
@@ -253,9 +253,9 @@ def test_a_file_over_5_mib_goes_through_a_resumable_upload(bq_endpoint, dataset,
 
 @pytest.mark.slow
 def test_loads_what_netflix_elt_export_writes(bq_endpoint, dataset, tmp_path):
-    from netflix_elt.export import export_tables
-    from netflix_elt.home import Home
-    from netflix_elt.pipeline import run_pipeline
+    from netflix_elt.bi.exports import export_tables
+    from netflix_elt.core.home import Home
+    from netflix_elt.ops.pipeline import run_pipeline
 
     home = Home(tmp_path / "home")
     run_pipeline(home)
@@ -301,8 +301,8 @@ def test_missing_credentials_is_an_input_error(exports, tmp_path):
         f"""
         import sys
         from pathlib import Path
-        from netflix_elt.bigquery import load_exports
-        from netflix_elt.errors import NetflixEltError
+        from netflix_elt.bi.bigquery import load_exports
+        from netflix_elt.core.errors import NetflixEltError
         try:
             load_exports(Path({str(exports)!r}), "my-project.netflix")
         except NetflixEltError as exc:

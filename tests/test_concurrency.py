@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netflix_elt.cli import cli
-from netflix_elt.home import Home
+from netflix_elt.cli.main import cli
+from netflix_elt.core.home import Home
 
 from conftest import CANONICAL, query, scalar
 
@@ -48,8 +48,8 @@ class Writer:
             f"""
             import sys, duckdb
             from pathlib import Path
-            from netflix_elt.home import Home
-            from netflix_elt.lock import run_lock
+            from netflix_elt.core.home import Home
+            from netflix_elt.core.lock import run_lock
             home = Home(Path({str(home.root)!r}))
             with run_lock(home, "writer-run"):
                 con = duckdb.connect(str(home.warehouse))

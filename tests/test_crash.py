@@ -31,11 +31,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from netflix_elt.cli import cli
-from netflix_elt.export import KPI_VIEWS
-from netflix_elt.faults import ENV as FAULT_ENV
-from netflix_elt.faults import READY_ENV
-from netflix_elt.home import Home
+from netflix_elt.bi.exports import KPI_VIEWS
+from netflix_elt.cli.main import cli
+from netflix_elt.core.faults import ENV as FAULT_ENV
+from netflix_elt.core.faults import READY_ENV
+from netflix_elt.core.home import Home
 
 from conftest import CANONICAL
 

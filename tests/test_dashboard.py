@@ -15,11 +15,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from netflix_elt.dashboard import _last_full_year, _spread, build_dashboard, donut_chart, hbar_chart
-from netflix_elt.errors import InputError
-from netflix_elt.home import Home
-from netflix_elt.pipeline import run_pipeline
-from netflix_elt.warehouse import connect
+from netflix_elt.bi.dashboard import _last_full_year, _spread, build_dashboard, donut_chart, hbar_chart
+from netflix_elt.core.errors import InputError
+from netflix_elt.core.home import Home
+from netflix_elt.ops.pipeline import run_pipeline
+from netflix_elt.warehouse.connection import connect
 
 from conftest import query, scalar
 
@@ -582,7 +582,7 @@ def test_end_label_spread_and_sparse_trailing_years() -> None:
 
 
 def test_failed_write_keeps_the_previous_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netflix_elt import dashboard
+    from netflix_elt.bi import dashboard
 
     out = tmp_path / "reports" / "dashboard.html"
     out.parent.mkdir()

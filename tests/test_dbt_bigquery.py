@@ -19,11 +19,11 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from netflix_elt.bigquery import load_exports
-from netflix_elt.dbt_runner import Dbt
-from netflix_elt.home import Home
-from netflix_elt.pipeline import run_pipeline
-from netflix_elt.transform import SELECT
+from netflix_elt.bi.bigquery import load_exports
+from netflix_elt.core.home import Home
+from netflix_elt.ops.pipeline import run_pipeline
+from netflix_elt.transform.batches import SELECT
+from netflix_elt.transform.dbt import Dbt
 
 from conftest import CANONICAL
 
@@ -102,7 +102,7 @@ def _bq_dbt(endpoint: tuple[str, str], root: Path) -> Dbt:
 
 
 def export_sources(home: Home, out: Path) -> Path:
-    """raw_netflix_titles and etl_batches as Parquet + manifest.json, as netflix_elt.export does."""
+    """raw_netflix_titles and etl_batches as Parquet + manifest.json, as netflix_elt.bi.exports does."""
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(home.warehouse), read_only=True)
     entries = []
@@ -221,7 +221,7 @@ def test_dbt_build_on_bigquery_gives_the_duckdb_rows(bq_endpoint, bq_dbt, duck_h
     assert [c for _, c in batches] == [{"insert": 8807}, {"insert": 3, "update": 5, "delete": 50}]
     for batch_id, expected_changes in batches:
         variables = {"batch_id": batch_id}
-        outcome = bq_dbt.build(SELECT, variables)  # as netflix_elt.transform runs it
+        outcome = bq_dbt.build(SELECT, variables)  # as netflix_elt.transform.batches runs it
         assert outcome.success, outcome.failures
         assert outcome.failed == 0 and outcome.warned == 0, outcome.failures + outcome.warnings
         assert _changes(bq_endpoint) == expected_changes, batch_id

@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 import pytest
 
-from netflix_elt.cli import cli
+from netflix_elt.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"

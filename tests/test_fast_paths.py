@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netflix_elt import ingest as ingest_mod
-from netflix_elt.cli import cli
-from netflix_elt.dashboard import KPI_FIELDS, DashboardData, _cache_key, _collect, _load_kpis, build_dashboard
-from netflix_elt.home import Home
-from netflix_elt.ingest import BatchResult, IngestOptions, ingest_file
-from netflix_elt.monitor import latest_results
-from netflix_elt.pipeline import run_pipeline
-from netflix_elt.warehouse import connect
+from netflix_elt.bi.dashboard import KPI_FIELDS, DashboardData, _cache_key, _collect, _load_kpis, build_dashboard
+from netflix_elt.cli.main import cli
+from netflix_elt.core.home import Home
+from netflix_elt.ingest import load as ingest_mod
+from netflix_elt.ingest.load import BatchResult, IngestOptions, ingest_file
+from netflix_elt.ops.pipeline import run_pipeline
+from netflix_elt.quality.checks import latest_results
+from netflix_elt.warehouse.connection import connect
 
 from conftest import CANONICAL, query, scalar
 
@@ -76,7 +76,7 @@ def test_unchanged_drop_is_skipped_by_stat_without_reading_it(
         (str(drop.resolve()), st.st_size, st.st_mtime_ns)
     ]
     no_reading.clear()
-    with caplog.at_level(logging.INFO, logger="netflix_elt.ingest"):
+    with caplog.at_level(logging.INFO, logger="netflix_elt.ingest.load"):
         again = ingest(home, drop)
     assert again.status == "skipped" and again.batch_id == first.batch_id
     assert again.sha256 == first.sha256
@@ -222,7 +222,7 @@ def test_dashboard_reuses_the_catalog_figures_of_the_same_transform(
     assert key is not None and _load_kpis(cache, key, cached)
     for name in KPI_FIELDS:
         assert getattr(cached, name) == getattr(fresh, name), name
-    with caplog.at_level(logging.INFO, logger="netflix_elt.dashboard"):
+    with caplog.at_level(logging.INFO, logger="netflix_elt.bi.dashboard"):
         build_dashboard(home)
     assert "catalog figures from the cache" in caplog.text
     # a cache written for another transform is not used
@@ -236,7 +236,7 @@ def _cached_manifests(cache: Path) -> list[Path]:
 def test_a_fresh_home_loads_the_parsed_manifest_from_the_user_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from netflix_elt import dbt_runner
+    from netflix_elt.transform import dbt as dbt_runner
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("NETFLIX_ELT_CACHE_DIR", str(cache))
@@ -262,7 +262,7 @@ def test_a_fresh_home_loads_the_parsed_manifest_from_the_user_cache(
 def test_a_damaged_manifest_cache_is_ignored_and_rewritten(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from netflix_elt import dbt_runner
+    from netflix_elt.transform import dbt as dbt_runner
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("NETFLIX_ELT_CACHE_DIR", str(cache))
@@ -273,7 +273,7 @@ def test_a_damaged_manifest_cache_is_ignored_and_rewritten(
     assert target is not None and target.parent == cache
     cache.mkdir()
     target.write_bytes(b"\x93not a manifest")
-    with caplog.at_level(logging.WARNING, logger="netflix_elt.dbt_runner"):
+    with caplog.at_level(logging.WARNING, logger="netflix_elt.transform.dbt"):
         assert run_pipeline(home).exit_code() == 0
     assert "ignoring the cached dbt manifest" in caplog.text
     assert dbt_runner._load_manifest(target) is not None  # replaced by a good one

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netflix_elt.cli import cli
-from netflix_elt.home import Home
+from netflix_elt.cli.main import cli
+from netflix_elt.core.home import Home
 
 from conftest import CANONICAL, CLI, VARIANTS, Tmpfs, query, scalar
 
@@ -402,8 +402,8 @@ def test_quiet_prints_each_warning_once(runner: CliRunner, tmp_path: Path) -> No
 
 
 def test_monitor_during_a_first_run_does_not_fail_freshness(runner: CliRunner, tmp_path: Path) -> None:
-    from netflix_elt.lock import run_lock
-    from netflix_elt.warehouse import connect
+    from netflix_elt.core.lock import run_lock
+    from netflix_elt.warehouse.connection import connect
 
     home = Home(tmp_path / "home").ensure()
     connect(home).close()  # the first run has created the warehouse and is loading its first drop
@@ -425,7 +425,7 @@ def test_status_numbers_read_as_numbers(runner: CliRunner, tmp_path: Path) -> No
 
 
 def test_a_long_dbt_build_reports_progress(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netflix_elt.dbt_runner import _Progress
+    from netflix_elt.transform.dbt import _Progress
 
     monkeypatch.setattr(_Progress, "PROGRESS_SECONDS", 0.0)  # every node counts as "a few seconds" later
     home = Home(tmp_path / "home")

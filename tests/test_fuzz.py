@@ -40,12 +40,12 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from netflix_elt.cli import cli
-from netflix_elt.errors import InputError
-from netflix_elt.home import Home
-from netflix_elt.ingest import IngestOptions, ingest_file
-from netflix_elt.mapping import CANONICAL_COLUMNS
-from netflix_elt.warehouse import connect
+from netflix_elt.cli.main import cli
+from netflix_elt.core.errors import InputError
+from netflix_elt.core.home import Home
+from netflix_elt.ingest.load import IngestOptions, ingest_file
+from netflix_elt.ingest.mapping import CANONICAL_COLUMNS
+from netflix_elt.warehouse.connection import connect
 
 pytestmark = pytest.mark.fuzz
 

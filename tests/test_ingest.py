@@ -14,12 +14,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from netflix_elt.errors import BatchRejected, InputError
-from netflix_elt.faults import InjectedFault
-from netflix_elt.home import Home
-from netflix_elt.ingest import IngestOptions, ingest_file
-from netflix_elt.mapping import CANONICAL_COLUMNS
-from netflix_elt.warehouse import connect
+from netflix_elt.core.errors import BatchRejected, InputError
+from netflix_elt.core.faults import InjectedFault
+from netflix_elt.core.home import Home
+from netflix_elt.ingest.load import IngestOptions, ingest_file
+from netflix_elt.ingest.mapping import CANONICAL_COLUMNS
+from netflix_elt.warehouse.connection import connect
 
 from conftest import CANONICAL, query, scalar
 
@@ -196,7 +196,7 @@ def test_mapping_file_maps_unknown_headers(tmp_path: Path, home: Home) -> None:
         ingest(home, drop)
     mapping = tmp_path / "mapping.toml"
     mapping.write_text('[columns]\n"Programme Name" = "title"\ntags = "listed_in"\n', encoding="utf-8")
-    from netflix_elt.mapping import load_mapping_file
+    from netflix_elt.ingest.mapping import load_mapping_file
 
     result = ingest(home, drop, mapping_overrides=load_mapping_file(mapping))
     assert result.status == "succeeded"

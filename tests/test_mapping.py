@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from netflix_elt.errors import InputError
-from netflix_elt.mapping import CANONICAL_COLUMNS, load_mapping_file, normalize_header, resolve_mapping
+from netflix_elt.core.errors import InputError
+from netflix_elt.ingest.mapping import CANONICAL_COLUMNS, load_mapping_file, normalize_header, resolve_mapping
 
 
 @pytest.mark.parametrize(

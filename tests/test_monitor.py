@@ -15,11 +15,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from netflix_elt.cli import cli
-from netflix_elt.home import Home
-from netflix_elt.lock import run_lock
-from netflix_elt.monitor import run_checks
-from netflix_elt.warehouse import utcnow
+from netflix_elt.cli.main import cli
+from netflix_elt.core.home import Home
+from netflix_elt.core.lock import run_lock
+from netflix_elt.quality.checks import run_checks
+from netflix_elt.warehouse.connection import utcnow
 
 from conftest import CANONICAL, VARIANTS, query, scalar
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netflix_elt.cli import cli
-from netflix_elt.home import Home
+from netflix_elt.cli.main import cli
+from netflix_elt.core.home import Home
 
 from conftest import CANONICAL, Tmpfs, query, scalar
 
@@ -205,7 +205,7 @@ def test_an_uncaught_resource_error_is_one_line_exit_1(
     def boom(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr("netflix_elt.pipeline.ingest_file", boom)
+    monkeypatch.setattr("netflix_elt.ops.pipeline.ingest_file", boom)
     result = invoke(runner, home, "ingest", str(CANONICAL))
     assert result.exit_code == 1, result.output
     assert one_error(result).startswith("error: " + expected.format(logs=logs))

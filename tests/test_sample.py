@@ -4,8 +4,8 @@ import hashlib
 
 import pytest
 
-from netflix_elt import sample
-from netflix_elt.errors import PipelineError
+from netflix_elt.core.errors import PipelineError
+from netflix_elt.ingest import sample
 
 from conftest import CANONICAL
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from netflix_elt.errors import InputError
-from netflix_elt.schedule import ScheduleFiles, cron_to_oncalendar, render_schedule
+from netflix_elt.core.errors import InputError
+from netflix_elt.ops.schedule import ScheduleFiles, cron_to_oncalendar, render_schedule
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 # .ci/run installs systemd, so in CI these tests always run (a missing tool fails them there).

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netflix_elt.cli import cli
-from netflix_elt.home import Home
-from netflix_elt.mapping import CANONICAL_COLUMNS
+from netflix_elt.cli.main import cli
+from netflix_elt.core.home import Home
+from netflix_elt.ingest.mapping import CANONICAL_COLUMNS
 
 from conftest import CANONICAL, query, scalar
 

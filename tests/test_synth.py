@@ -1,4 +1,4 @@
-"""Synthetic catalog drops (netflix_elt.synth): realism, determinism, exact next-drop changes, and the
+"""Synthetic catalog drops (netflix_elt.tools.synth): realism, determinism, exact next-drop changes, and the
 pipeline reporting exactly the expected CDC counts for them."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from netflix_elt.errors import InputError
-from netflix_elt.sample import SAMPLE_ROWS, sample_path
-from netflix_elt.synth import (
+from netflix_elt.core.errors import InputError
+from netflix_elt.ingest.sample import SAMPLE_ROWS, sample_path
+from netflix_elt.tools.synth import (
     COLUMNS,
     KNOWN_RATINGS,
     NextDropSpec,
@@ -198,7 +198,7 @@ def test_csv_names_in_any_case_are_accepted(tmp_path: Path) -> None:
 def test_cli_synth_to_a_non_csv_name_exits_2_with_one_line(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from netflix_elt.cli import cli
+    from netflix_elt.cli.main import cli
 
     out = tmp_path / "x.xlsx"
     for args in (["--rows", "10"], ["--next-of", str(sample_path())]):
@@ -348,8 +348,8 @@ def test_next_rejects_bad_bases(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_pipeline_reports_exactly_the_expected_counts(tmp_path: Path) -> None:
-    from netflix_elt.home import Home
-    from netflix_elt.pipeline import run_pipeline
+    from netflix_elt.core.home import Home
+    from netflix_elt.ops.pipeline import run_pipeline
 
     base = tmp_path / "drops" / "base.csv"
     nxt = tmp_path / "drops" / "next.csv.gz"

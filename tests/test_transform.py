@@ -7,11 +7,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from netflix_elt.dbt_runner import Dbt, project_dir
-from netflix_elt.home import Home
-from netflix_elt.ingest import IngestOptions
-from netflix_elt.pipeline import RunResult, run_pipeline
-from netflix_elt.transform import DeletesRefused, KeyRemapRefused, PendingBatch, TransformOptions, transform_batch
+from netflix_elt.core.home import Home
+from netflix_elt.ingest.load import IngestOptions
+from netflix_elt.ops.pipeline import RunResult, run_pipeline
+from netflix_elt.transform.batches import (
+    DeletesRefused,
+    KeyRemapRefused,
+    PendingBatch,
+    TransformOptions,
+    transform_batch,
+)
+from netflix_elt.transform.dbt import Dbt, project_dir
 
 from conftest import CANONICAL, VARIANTS, query, scalar
 

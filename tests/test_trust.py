@@ -32,8 +32,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
-from netflix_elt.cli import cli
-from netflix_elt.home import Home
+from netflix_elt.cli.main import cli
+from netflix_elt.core.home import Home
 
 from conftest import CANONICAL, VARIANTS
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from netflix_elt.ingest import ingest_file
-from netflix_elt.warehouse import connect
+from netflix_elt.ingest.load import ingest_file
+from netflix_elt.warehouse.connection import connect
 
 from conftest import CANONICAL, VARIANTS, query, scalar
 

@@ -1,3 +1,3 @@
-from netflix_elt.cli import main
+from netflix_elt.cli.main import main
 
 main()

@@ -1,0 +1,1 @@
+"""Stage 4, serve: exports, BigQuery loads, generated LookML and the offline dashboard."""

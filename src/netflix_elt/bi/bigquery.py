@@ -1,0 +1,329 @@
+"""Loading the exports (`<home>/exports/`, see `netflix_elt.bi.exports`) into BigQuery.
+
+`netflix-elt export --bigquery PROJECT.DATASET [--endpoint URL] [--credentials FILE]` calls
+`load_exports`. It uses the official `google-cloud-bigquery` client, an optional extra
+(`pip install 'netflix-elt[bigquery]'`), imported inside the function so the CLI starts fast.
+
+For every table of the manifest: the Parquet file's sha256 is checked against the manifest (all
+files before any load), then one load job from the Parquet file with an explicit schema in the
+table's column order and WRITE_TRUNCATE (a re-run replaces, never doubles), then one
+`select count(*)` to verify the row count.
+
+Credentials come only from a service-account JSON file (`credentials`) or the environment
+(GOOGLE_APPLICATION_CREDENTIALS / application-default credentials); with an `endpoint` (an
+emulator) and no file, anonymous credentials. They are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netflix_elt.core.errors import InputError, NetflixEltError, PipelineError
+from netflix_elt.ingest.source import sha256_of
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+INSTALL_HINT = "pip install 'netflix-elt[bigquery]'"
+
+# How long to try reaching the API at all (connection refused, DNS...) before giving up, and the
+# per-request timeout of the small calls. The load and query jobs get longer ones.
+CONNECT_DEADLINE_S = 5.0
+REQUEST_TIMEOUT_S = 30.0
+JOB_TIMEOUT_S = 900.0
+API_RETRY_DEADLINE_S = 60.0
+
+# PROJECT.DATASET. A project id is 6-30 lowercase letters, digits and hyphens (optionally behind a
+# `domain.com:` prefix); a dataset name is letters, digits and underscores.
+_TARGET_RE = re.compile(
+    r"^(?P<project>(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9])\.(?P<dataset>[A-Za-z0-9_]{1,1024})$"
+)
+_TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+_DECIMAL_RE = re.compile(r"^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
+
+# DuckDB type name -> BigQuery type, for the types a DuckDB `COPY ... (FORMAT parquet)` writes in a
+# form a BigQuery Parquet load accepts.
+_SIMPLE_TYPES = {
+    "VARCHAR": "STRING",
+    "TEXT": "STRING",
+    "STRING": "STRING",
+    "BIGINT": "INT64",
+    "INTEGER": "INT64",
+    "SMALLINT": "INT64",
+    "TINYINT": "INT64",
+    "UINTEGER": "INT64",
+    "USMALLINT": "INT64",
+    "UTINYINT": "INT64",
+    "DOUBLE": "FLOAT64",
+    "FLOAT": "FLOAT64",
+    "REAL": "FLOAT64",
+    "BOOLEAN": "BOOL",
+    "DATE": "DATE",
+    "TIME": "TIME",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "TIMESTAMPTZ": "TIMESTAMP",
+    "TIMESTAMP": "DATETIME",  # no time zone: a civil date-time
+    "JSON": "JSON",
+    "BLOB": "BYTES",
+    # DuckDB writes HUGEINT (what sum() of integers gives) to Parquet as DOUBLE; BigQuery can only
+    # load a Parquet DOUBLE as FLOAT64.
+    "HUGEINT": "FLOAT64",
+}
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    table: str
+    rows_expected: int
+    rows_loaded: int
+    rows_verified: int
+
+
+@dataclass(frozen=True)
+class _Planned:
+    table: str
+    rows: int
+    parquet: Path
+    schema: list[tuple[str, str]]  # (column, BigQuery type) in table order
+
+
+def parse_target(target: str) -> tuple[str, str]:
+    """`PROJECT.DATASET` -> (project, dataset); InputError on any other form."""
+    m = _TARGET_RE.match(target.strip()) if isinstance(target, str) else None
+    if m is None:
+        raise InputError(
+            f"--bigquery {target!r}: expected PROJECT.DATASET (e.g. my-project.netflix), "
+            "a GCP project id and a dataset name of letters, digits and underscores"
+        )
+    return m["project"], m["dataset"]
+
+
+def bigquery_type(duckdb_type: str, *, where: str = "") -> str:
+    """The BigQuery type a Parquet column of DuckDB type `duckdb_type` loads into."""
+    name = " ".join(str(duckdb_type).upper().split())
+    if name in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[name]
+    m = _DECIMAL_RE.match(name)
+    if m:
+        precision, scale = int(m[1]), int(m[2])
+        # NUMERIC holds 29 integer and 9 fractional digits; anything wider needs BIGNUMERIC.
+        return "NUMERIC" if scale <= 9 and precision - scale <= 29 else "BIGNUMERIC"
+    raise InputError(f"{where or 'column'}: DuckDB type {duckdb_type!r} has no BigQuery mapping for a Parquet load")
+
+
+def _plan(exports_dir: Path) -> list[_Planned]:
+    """Read and check the manifest and every Parquet file it names (sha256) before any load."""
+    manifest_path = exports_dir / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{manifest_path}: no export manifest; run `netflix-elt export` first") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{manifest_path}: not a readable export manifest ({exc})") from None
+    tables = manifest.get("tables") if isinstance(manifest, dict) else None
+    if not isinstance(tables, list):
+        raise InputError(f"{manifest_path}: no `tables` list; re-run `netflix-elt export`")
+    planned: list[_Planned] = []
+    for entry in tables:
+        try:
+            table = str(entry["table"])
+            rows = int(entry["rows"])
+            columns = [(str(c["name"]), str(c["type"])) for c in entry["columns"]]
+            file_name = str(entry["files"]["parquet"])
+            digest = str(entry["sha256"]["parquet"]).lower()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{manifest_path}: malformed table entry ({exc!r}); re-run `netflix-elt export`") from None
+        if not _TABLE_RE.match(table):
+            raise InputError(f"{manifest_path}: table name {table!r} is not a valid BigQuery table name")
+        if not columns:
+            raise InputError(f"{manifest_path}: table {table} has no columns")
+        parquet = exports_dir / file_name
+        if Path(file_name).name != file_name:
+            raise InputError(f"{manifest_path}: table {table}: file {file_name!r} is not a file of {exports_dir}")
+        if not parquet.is_file():
+            raise InputError(f"{parquet}: missing (listed in {manifest_path}); re-run `netflix-elt export`")
+        actual = sha256_of(parquet)
+        if actual != digest:
+            raise InputError(
+                f"{parquet}: sha256 {actual} does not match the manifest's {digest}; "
+                "the file changed after export: re-run `netflix-elt export`"
+            )
+        schema = [(name, bigquery_type(ctype, where=f"{table}.{name}")) for name, ctype in columns]
+        in_file = _parquet_columns(parquet)
+        if in_file != [name for name, _ in columns]:
+            # BigQuery matches Parquet columns by name, some emulators by position: both must agree.
+            raise InputError(
+                f"{parquet}: columns {in_file} differ from the manifest's {[n for n, _ in columns]}; "
+                "re-run `netflix-elt export`"
+            )
+        planned.append(_Planned(table, rows, parquet, schema))
+    return planned
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return [d[0] for d in con.execute("select * from read_parquet(?) limit 0", [str(path)]).description]
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({' '.join(str(exc).split())[:200]})") from None
+    finally:
+        con.close()
+
+
+def _credentials(credentials: Path | None, endpoint: str | None) -> tuple[Any, str]:
+    """(google credentials, where they came from). The credentials themselves are never logged."""
+    import google.auth
+    from google.auth import exceptions as auth_exceptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.oauth2 import service_account
+
+    scopes = ["https://www.googleapis.com/auth/bigquery"]
+    if credentials is not None:
+        path = Path(credentials).expanduser()
+        if not path.is_file():
+            raise InputError(f"--credentials {path}: no such file (a service-account JSON key)")
+        try:
+            creds = service_account.Credentials.from_service_account_file(str(path), scopes=scopes)
+        except (ValueError, KeyError, OSError, json.JSONDecodeError) as exc:
+            # The message may quote the file: name the problem, not the content.
+            raise InputError(f"--credentials {path}: not a service-account JSON key ({type(exc).__name__})") from None
+        return creds, "service-account file"
+    if endpoint:
+        return AnonymousCredentials(), "anonymous (endpoint given, no credentials file)"
+    try:
+        creds, _ = google.auth.default(scopes=scopes)
+    except auth_exceptions.DefaultCredentialsError:
+        raise InputError(
+            "no BigQuery credentials: pass --credentials FILE (a service-account JSON key), set "
+            "GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`"
+        ) from None
+    return creds, "application-default credentials"
+
+
+def _failure_kind(exc: BaseException) -> str | None:
+    """What went wrong, however the client library wrapped it: 'refused' (the token endpoint
+    refused the credentials), 'token' (it could not be reached), 'connection' (the API could not be
+    reached: refused, DNS, timeout), else None."""
+    import requests
+    from google.api_core import exceptions as api_exceptions
+    from google.auth import exceptions as auth_exceptions
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, auth_exceptions.RefreshError):
+            return "refused"
+        if isinstance(e, auth_exceptions.TransportError):
+            return "token"
+        if isinstance(e, requests.exceptions.ConnectionError | requests.exceptions.Timeout | ConnectionError):
+            return "connection"
+        if isinstance(e, api_exceptions.RetryError) and e.cause is not None:
+            e = e.cause
+            continue
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _api_message(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return " ".join(str(message).split())[:300]
+
+
+def load_exports(
+    exports_dir: Path, target: str, *, endpoint: str | None = None, credentials: Path | None = None
+) -> list[LoadedTable]:
+    """Load every table of `exports_dir/manifest.json` into BigQuery `target` (PROJECT.DATASET)."""
+    project, dataset = parse_target(target)
+    try:
+        from google.api_core import exceptions as api_exceptions
+        from google.api_core.client_options import ClientOptions
+        from google.auth import exceptions as auth_exceptions
+        from google.cloud import bigquery
+    except ImportError:
+        raise InputError(f"BigQuery support is not installed: {INSTALL_HINT}") from None
+
+    exports_dir = Path(exports_dir)
+    planned = _plan(exports_dir)
+    creds, creds_source = _credentials(credentials, endpoint)
+    anonymous = credentials is None and bool(endpoint)
+    where = endpoint or "the BigQuery API"
+    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    client = bigquery.Client(project=project, credentials=creds, client_options=options)
+    connect_retry = bigquery.DEFAULT_RETRY.with_timeout(CONNECT_DEADLINE_S)
+    api_retry = bigquery.DEFAULT_RETRY.with_timeout(API_RETRY_DEADLINE_S)
+    log.info("BigQuery: loading %d table(s) into %s.%s via %s, %s", len(planned), project, dataset, where, creds_source)
+
+    def fail(exc: BaseException, doing: str) -> NetflixEltError:
+        kind = _failure_kind(exc)
+        if kind == "connection":
+            hint = "check --endpoint" if endpoint else "check the network"
+            return PipelineError(f"cannot reach BigQuery at {where} ({doing}): connection failed; {hint}")
+        if kind == "token":
+            return PipelineError(
+                f"cannot get a BigQuery access token ({doing}): the token endpoint is unreachable; check the network"
+            )
+        if kind == "refused" or isinstance(exc, auth_exceptions.DefaultCredentialsError):
+            return InputError(f"BigQuery credentials were refused ({doing}): {_api_message(exc)}")
+        if isinstance(exc, api_exceptions.Unauthorized | api_exceptions.Forbidden):
+            hint = "; with --endpoint and no --credentials the requests are anonymous" if anonymous else ""
+            return InputError(f"BigQuery refused access to {project}.{dataset} ({doing}): {_api_message(exc)}{hint}")
+        return PipelineError(f"BigQuery {doing} failed: {_api_message(exc)}")
+
+    try:
+        try:
+            ds = client.get_dataset(f"{project}.{dataset}", retry=connect_retry, timeout=REQUEST_TIMEOUT_S)
+        except api_exceptions.NotFound:
+            raise InputError(
+                f"dataset {project}.{dataset} does not exist; create it with `bq mk {project}:{dataset}`"
+            ) from None
+        except NetflixEltError:
+            raise
+        except Exception as exc:
+            raise fail(exc, "opening the dataset") from exc
+        location = ds.location
+
+        loaded: list[LoadedTable] = []
+        for item in planned:
+            table_id = f"{project}.{dataset}.{item.table}"
+            config = bigquery.LoadJobConfig(
+                source_format=bigquery.SourceFormat.PARQUET,
+                write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+                create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+                schema=[bigquery.SchemaField(name, bq_type, mode="NULLABLE") for name, bq_type in item.schema],
+            )
+            try:
+                with item.parquet.open("rb") as fh:
+                    job = client.load_table_from_file(
+                        fh, table_id, job_config=config, location=location, timeout=JOB_TIMEOUT_S
+                    )
+                job.result(retry=api_retry, timeout=JOB_TIMEOUT_S)
+            except Exception as exc:
+                raise fail(exc, f"load of {item.parquet.name} into {table_id}") from exc
+            rows_loaded = int(job.output_rows or 0)
+
+            sql = f"select count(*) as n from `{project}.{dataset}.{item.table}`"
+            try:
+                query = client.query(sql, location=location, retry=api_retry, job_retry=None, timeout=REQUEST_TIMEOUT_S)
+                result = list(query.result(retry=api_retry, timeout=JOB_TIMEOUT_S))
+            except Exception as exc:
+                raise fail(exc, f"row count of {table_id}") from exc
+            rows_verified = int(result[0][0]) if result else -1
+            done = LoadedTable(item.table, item.rows, rows_loaded, rows_verified)
+            if not (rows_loaded == rows_verified == item.rows):
+                raise PipelineError(
+                    f"BigQuery table {table_id}: {rows_verified} rows after loading {rows_loaded}, "
+                    f"expected {item.rows} (manifest); the load is not trustworthy: re-run"
+                )
+            log.info("BigQuery: %s: %d rows loaded and verified", table_id, rows_verified)
+            loaded.append(done)
+        return loaded
+    finally:
+        client.close()

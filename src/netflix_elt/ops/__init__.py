@@ -1,0 +1,1 @@
+"""Running it: the pipeline that chains the stages, rebuild and verify, the schedule."""

@@ -1,0 +1,433 @@
+"""The transformation step: each newly loaded batch, in as-of order, through the dbt project.
+
+Per batch, one `dbt build`: staging and its tests, among them the key-remap and mass-deletion
+guards against the current table; then, only if they pass, the change set, the current table, its
+SCD2 snapshot, the bridges and the KPI tables (and their tests). Batches are applied in as-of order
+(then sequence), never by the wall clock; a pending batch whose as-of lies before one already
+applied is *late*, and the caller replays the raw layer instead (see rebuild). The CDC counts
+come from what the batch applied, and are recorded in `etl_transforms` keyed by run and batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from netflix_elt.core import faults
+from netflix_elt.core.errors import InputError, PipelineError
+from netflix_elt.core.home import Home
+from netflix_elt.core.text import one_line
+from netflix_elt.transform.dbt import Dbt, DbtNodeResult, DbtOutcome
+from netflix_elt.warehouse.connection import (
+    LEDGER_TABLE,
+    MEMORY_LIMIT_ENV,
+    TRANSFORMS_TABLE,
+    connect,
+    resource_settings,
+    table_exists,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+# One `dbt build` per batch: staging and its tests (the key-remap guard among them), then, only if
+# they pass, the change set and everything downstream of it.
+SELECT = ["staging_netflix_batch", "staging_netflix_titles", "int_netflix_changes+"]
+GUARD_TEST = "assert_keys_not_renumbered"
+DELETE_GUARD_TEST = "assert_deletes_within_threshold"
+
+
+DEFAULT_KEY_CHANGE_THRESHOLD = 0.20  # as var('key_change_threshold') in dbt_project.yml
+DEFAULT_MAX_DELETE_RATIO = 0.10  # as var('max_delete_ratio')
+
+
+class BatchRefused(InputError):
+    """A guard refused the batch before it touched current or history. Final for that batch."""
+
+    def __init__(self, message: str, batch_id: str | None = None, source: str | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.source = source  # the drop's path, as ingested
+        self.result: TransformResult | None = None  # the refused transform, as recorded
+
+
+class KeyRemapRefused(BatchRefused):
+    """The drop renumbered its keys: too many matched show_ids changed title."""
+
+
+class DeletesRefused(BatchRefused):
+    """The snapshot drop would delete too many active titles, or lists too few (truncated?)."""
+
+
+class TransformFailed(PipelineError):
+    """A dbt model or an error-level test failed."""
+
+
+@dataclass(frozen=True)
+class TransformOptions:
+    key_change_threshold: float = DEFAULT_KEY_CHANGE_THRESHOLD
+    max_delete_ratio: float = DEFAULT_MAX_DELETE_RATIO
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    batch_id: str
+    mode: str
+    source: str
+    accept_key_changes: bool = False
+    accept_deletes: bool = False
+    late: bool = False
+
+
+@dataclass
+class CdcCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    revived: int = 0
+    staged: int = 0
+    duplicates_dropped: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.inserted:,} inserted, {self.updated:,} updated, {self.unchanged:,} unchanged, "
+            f"{self.deleted:,} deleted, {self.revived:,} revived"
+        )
+
+
+@dataclass
+class TransformResult:
+    batch_id: str
+    mode: str
+    status: str = "running"
+    counts: CdcCounts = field(default_factory=CdcCounts)
+    tests_passed: int = 0
+    tests_warned: int = 0
+    tests_failed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+    key_change_share: float | None = None
+    delete_share: float | None = None
+    dbt_results: list[DbtNodeResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KeyRemapCheck:
+    matched: int
+    changed: int
+    examples: list[tuple[str, str, str]]
+
+    @property
+    def share(self) -> float:
+        return self.changed / self.matched if self.matched else 0.0
+
+
+def pending_batches(con: duckdb.DuckDBPyConnection) -> list[PendingBatch]:
+    """Succeeded batches not yet transformed, in as-of order (then sequence: never the wall clock).
+    A batch a guard refused is final (re-ingest the file with --force and --accept-key-changes or
+    --accept-deletes to apply it). `late` marks a batch whose as-of lies before that of a batch
+    already applied: history can take it at its place only by replaying the raw layer (`rebuild`)."""
+    return [
+        PendingBatch(b, m, src, bool(ak), bool(ad), bool(late))
+        for b, m, src, ak, ad, late in con.execute(
+            f"select b.batch_id, b.mode, b.source_path, coalesce(b.accept_key_changes, false), "
+            "coalesce(b.accept_deletes, false), "
+            f"coalesce(b.as_of < (select max(a.as_of) from {LEDGER_TABLE} a join {TRANSFORMS_TABLE} t "
+            "on t.batch_id = a.batch_id and t.status = 'succeeded'), false) "
+            f"from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
+            f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id "
+            "and t.status in ('succeeded', 'refused')) "
+            "order by b.as_of, b.batch_seq"
+        ).fetchall()
+    ]
+
+
+def transform_pending(
+    home: Home,
+    run_id: str,
+    options: TransformOptions | None = None,
+    dbt: Dbt | None = None,
+    pending: list[PendingBatch] | None = None,
+    into: list[TransformResult] | None = None,
+) -> list[BatchRefused]:
+    """Transform every pending batch in order (`pending` when the caller has read them already),
+    appending each result to `into` as it is decided, so a caller keeps what was applied when a
+    later batch fails. A refused batch is final and does not stop the others (each snapshot is
+    judged against the state the batches before it left); the refusals are returned. A batch that
+    fails (dbt, the machine) stops the loop: it and the ones after it stay pending."""
+    options = options or TransformOptions()
+    into = [] if into is None else into
+    if pending is None:
+        con = connect(home)
+        try:
+            pending = pending_batches(con)
+        finally:
+            con.close()
+    if not pending:
+        log.debug("transform: no pending batch")
+        return []
+    dbt = dbt or Dbt(home)
+    refusals: list[BatchRefused] = []
+    for p in pending:
+        try:
+            into.append(transform_batch(home, dbt, run_id, p, options))
+        except BatchRefused as exc:
+            if exc.result is not None:
+                into.append(exc.result)
+            refusals.append(exc)
+    return refusals
+
+
+def transform_batch(
+    home: Home, dbt: Dbt, run_id: str, batch: PendingBatch, options: TransformOptions | None = None
+) -> TransformResult:
+    options = options or TransformOptions()
+    batch_id = batch.batch_id
+    started = time.monotonic()
+    result = TransformResult(batch_id=batch_id, mode=batch.mode)
+    _record(home, run_id, result, insert=True)
+    variables: dict[str, Any] = {"batch_id": batch_id}
+    if options.key_change_threshold != DEFAULT_KEY_CHANGE_THRESHOLD:
+        variables["key_change_threshold"] = options.key_change_threshold
+    if options.max_delete_ratio != DEFAULT_MAX_DELETE_RATIO:
+        variables["max_delete_ratio"] = options.max_delete_ratio
+    if batch.accept_key_changes:
+        variables["accept_key_changes"] = True
+    if batch.accept_deletes:
+        variables["accept_deletes"] = True
+    name = one_line(batch.source or batch_id)
+    again = f"netflix-elt --home {shlex.quote(str(home.root))} run --force {{flag}} --source {shlex.quote(name)}"
+    try:
+        log.info("transform: batch %s (%s drop)", batch_id, batch.mode)
+        faults.checkpoint("transform_started")
+        outcome = dbt.build(SELECT, variables)
+        faults.checkpoint("after_dbt_build")
+        if any(r.name == GUARD_TEST and r.status == "fail" for r in outcome.results):
+            # dbt stopped before the change set: staging holds the batch, current is untouched.
+            guard = key_remap_check(home)
+            result.key_change_share = guard.share
+            examples = "; ".join(f"{sid}: {old!r} -> {new!r}" for sid, old, new in guard.examples)
+            raise KeyRemapRefused(
+                f"{name}: batch {batch_id} refused: {guard.changed:,} of {guard.matched:,} matched show_ids "
+                f"({guard.share:.0%}) changed title, more than the {options.key_change_threshold:.0%} allowed: "
+                f"the drop looks renumbered (e.g. {examples}); current and history were left as they were "
+                "and the batch will not be retried. "
+                f"To apply it anyway: {again.format(flag='--accept-key-changes')}",
+                batch_id,
+                batch.source,
+            )
+        if any(r.name == DELETE_GUARD_TEST and r.status == "fail" for r in outcome.results):
+            d = delete_check(home)
+            result.delete_share = d.share
+            raise DeletesRefused(
+                f"{name}: batch {batch_id} refused: it would delete {d.deleted:,} of {d.active:,} active titles "
+                f"({d.share:.0%}) and lists {d.listed:,}, more than the {options.max_delete_ratio:.0%} "
+                "allowed (--max-delete-ratio): a truncated or partial drop? Current and history were left "
+                "as they were and the batch will not be retried. "
+                f"If the deletions are real: {again.format(flag='--accept-deletes')}",
+                batch_id,
+                batch.source,
+            )
+        _require(outcome, result, "build")
+        result.counts, result.key_change_share = _cdc_counts(home, batch_id)
+        if result.key_change_share is not None and result.key_change_share > options.key_change_threshold:
+            result.warnings.append(
+                f"key-remap guard overridden: {result.key_change_share:.0%} of matched keys changed title"
+            )
+            log.warning("batch %s: key-remap guard overridden by --accept-key-changes", batch_id)
+        if batch.accept_deletes and result.counts.deleted:
+            log.warning(
+                "batch %s: %s deletion(s) applied with --accept-deletes", batch_id, f"{result.counts.deleted:,}"
+            )
+        result.status = "succeeded"
+    except BatchRefused as exc:
+        result.status, result.message = "refused", str(exc)
+        exc.result = result
+        log.error("%s", exc, extra={"console": False})  # the CLI prints it once, at the end of the run
+        raise
+    except BaseException as exc:
+        result.status, result.message = "failed", str(exc) or type(exc).__name__
+        raise
+    finally:
+        result.seconds = time.monotonic() - started
+        _record(home, run_id, result)
+    log.info("transform: batch %s: %s (%.1fs)", batch_id, result.counts.line(), result.seconds)
+    return result
+
+
+@dataclass(frozen=True)
+class DeleteCheck:
+    active: int
+    listed: int
+    deleted: int
+
+    @property
+    def share(self) -> float:
+        return self.deleted / self.active if self.active else 0.0
+
+
+def delete_check(home: Home) -> DeleteCheck:
+    """What the mass-deletion guard measured: active titles, titles the staged batch lists, and
+    active titles it does not list."""
+    con = connect(home)
+    try:
+        if not table_exists(con, "analytics_netflix_current"):
+            return DeleteCheck(0, 0, 0)
+        row = con.execute(
+            "select (select count(*) from analytics_netflix_current where not is_deleted), "
+            "(select count(*) from staging_netflix_titles where show_id is not null), "
+            "(select count(*) from analytics_netflix_current c where not c.is_deleted and not exists "
+            "(select 1 from staging_netflix_titles s where s.show_id = c.show_id))"
+        ).fetchone()
+    finally:
+        con.close()
+    return DeleteCheck(*(int(x) for x in row)) if row else DeleteCheck(0, 0, 0)
+
+
+def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
+    result.tests_passed += outcome.passed
+    result.tests_warned += outcome.warned
+    result.tests_failed += outcome.failed
+    result.warnings.extend(outcome.warnings)
+    result.dbt_results.extend(outcome.results)
+    if not outcome.success or outcome.failed:
+        shown = "; ".join(outcome.failures[:5]) or "see logs/dbt/dbt.log"
+        hint = "fix the cause"
+        if "Out of Memory" in " ".join(outcome.failures):
+            limit = resource_settings()["memory_limit"]
+            hint = f"DuckDB ran out of its memory limit ({limit}): raise {MEMORY_LIMIT_ENV}"
+        raise TransformFailed(
+            f"batch {result.batch_id}: dbt {stage} failed ({shown}); the batch stays pending: {hint} "
+            "and run again (logs/dbt/dbt.log has the details)"
+        )
+
+
+def key_remap_check(home: Home) -> KeyRemapCheck:
+    """Among keys in both the staged batch and the current (not deleted) titles, how many changed
+    title. The 2020 and 2021 releases renumbered show_ids: 0 of 7,775 shared titles kept theirs."""
+    con = connect(home)
+    try:
+        if not table_exists(con, "analytics_netflix_current"):
+            return KeyRemapCheck(0, 0, [])
+        joined = (
+            "from staging_netflix_titles s join analytics_netflix_current c on s.show_id = c.show_id "
+            "where not c.is_deleted"
+        )
+        changed = "lower(s.title) is distinct from lower(c.title)"
+        row = con.execute(f"select count(*), count(*) filter (where {changed}) {joined}").fetchone()
+        examples = con.execute(
+            f"select s.show_id, c.title, s.title {joined} and {changed} order by s.show_id limit 3"
+        ).fetchall()
+    finally:
+        con.close()
+    matched, n_changed = (int(row[0]), int(row[1])) if row else (0, 0)
+    return KeyRemapCheck(matched, n_changed, [(str(a), str(b), str(c)) for a, b, c in examples])
+
+
+# What a batch changed, for its first successful transform: the current table's rows it changed
+# last, and their previous versions in the history (for the titles the key-remap guard compares).
+# The change set would not do: a build stopped after it updated the current table and run again
+# finds nothing left to change.
+_APPLIED_BY_TYPE = (
+    "select last_change_type, count(*) from analytics_netflix_current where last_changed_batch_id = ? group by 1"
+)
+_APPLIED_RETITLED = (
+    "select count(*) from analytics_netflix_history h join analytics_netflix_history p "
+    "on p.show_id = h.show_id and p.valid_to = h.valid_from "
+    "where h.batch_id = ? and h.change_type = 'update' and lower(h.title) is distinct from lower(p.title)"
+)
+# What this build changed: for a batch transformed again after it succeeded (nothing, normally).
+_CHANGES_BY_TYPE = "select change_type, count(*) from int_netflix_changes group by 1"
+_CHANGES_RETITLED = (
+    "select count(*) from int_netflix_changes "
+    "where change_type = 'update' and lower(title) is distinct from lower(previous_title)"
+)
+
+
+def _cdc_counts(home: Home, batch_id: str) -> tuple[CdcCounts, float | None]:
+    """The batch's CDC counts, and the share of matched keys (in the current table, not deleted)
+    whose title changed: what the key-remap guard measured. For the batch's first successful
+    transform, what the batch applied (also when an interrupted build of it had applied part);
+    for a batch transformed again, what this build changed."""
+    con = connect(home)
+    try:
+        again = _scalar(
+            con, f"select count(*) from {TRANSFORMS_TABLE} where batch_id = ? and status = 'succeeded'", [batch_id]
+        )
+        by_type_sql, retitled_sql, params = (
+            (_CHANGES_BY_TYPE, _CHANGES_RETITLED, []) if again else (_APPLIED_BY_TYPE, _APPLIED_RETITLED, [batch_id])
+        )
+        by_type = dict(con.execute(by_type_sql, params).fetchall())
+        retitled = _scalar(con, retitled_sql, params)
+        row = con.execute(
+            "select count(*) filter (where show_id is not null), "
+            f"(select rows_loaded from {LEDGER_TABLE} where batch_id = ?) - count(*) from staging_netflix_titles",
+            [batch_id],
+        ).fetchone()
+    finally:
+        con.close()
+    staged, dropped = (int(row[0]), int(row[1])) if row else (0, 0)
+    c = CdcCounts(
+        inserted=by_type.get("insert", 0),
+        updated=by_type.get("update", 0),
+        deleted=by_type.get("delete", 0),
+        revived=by_type.get("revive", 0),
+        staged=staged,
+        duplicates_dropped=dropped,
+    )
+    c.unchanged = staged - c.inserted - c.updated - c.revived
+    matched = c.updated + c.unchanged
+    return c, (retitled / matched if matched else None)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _record(home: Home, run_id: str, r: TransformResult, insert: bool = False) -> None:
+    con = connect(home)
+    try:
+        if insert:
+            con.execute(
+                f"insert into {TRANSFORMS_TABLE} (run_id, batch_id, mode, started_at, status) "
+                "values (?, ?, ?, ?, 'running')",
+                [run_id, r.batch_id, r.mode, utcnow()],
+            )
+            return
+        c = r.counts
+        values: list[Any] = [
+            r.status,
+            utcnow(),
+            c.staged,
+            c.duplicates_dropped,
+            c.inserted,
+            c.updated,
+            c.unchanged,
+            c.deleted,
+            c.revived,
+            r.tests_passed,
+            r.tests_warned,
+            r.tests_failed,
+            r.message or None,
+            r.key_change_share,
+            r.delete_share,
+            run_id,
+            r.batch_id,
+        ]
+        con.execute(
+            f"update {TRANSFORMS_TABLE} set status = ?, finished_at = ?, staged_rows = ?, duplicates_dropped = ?, "
+            "inserted = ?, updated = ?, unchanged = ?, deleted = ?, revived = ?, tests_passed = ?, "
+            "tests_warned = ?, tests_failed = ?, message = ?, key_change_share = ?, delete_share = ? "
+            "where run_id = ? and batch_id = ?",
+            values,
+        )
+    finally:
+        con.close()
