@@ -19,8 +19,8 @@ from netflix_elt.core.home import Home
 from netflix_elt.ingest import load as ingest_mod
 from netflix_elt.ingest.load import BatchResult, IngestOptions, ingest_file
 from netflix_elt.ops.pipeline import run_pipeline
-from netflix_elt.quality.checks import latest_results
 from netflix_elt.warehouse.connection import connect
+from netflix_elt.warehouse.ledger import latest_results
 
 from conftest import CANONICAL, query, scalar
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from netflix_elt.core.errors import InputError, NetflixEltError, PipelineError
-from netflix_elt.ingest.source import sha256_of
+from netflix_elt.core.files import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def _plan(exports_dir: Path) -> list[_Planned]:
             raise InputError(f"{manifest_path}: table {table}: file {file_name!r} is not a file of {exports_dir}")
         if not parquet.is_file():
             raise InputError(f"{parquet}: missing (listed in {manifest_path}); re-run `netflix-elt export`")
-        actual = sha256_of(parquet)
+        actual = file_sha256(parquet)
         if actual != digest:
             raise InputError(
                 f"{parquet}: sha256 {actual} does not match the manifest's {digest}; "

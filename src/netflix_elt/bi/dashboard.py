@@ -33,15 +33,15 @@ from netflix_elt import __version__
 from netflix_elt.core import faults
 from netflix_elt.core.errors import InputError
 from netflix_elt.core.home import Home
-from netflix_elt.quality.checks import latest_ingestion, latest_results, latest_transform
-from netflix_elt.warehouse.connection import (
+from netflix_elt.warehouse.connection import connect, fetch_dicts, table_exists
+from netflix_elt.warehouse.ledger import (
     DQ_TABLE,
     LEDGER_TABLE,
     RUNS_TABLE,
     TRANSFORMS_TABLE,
-    connect,
-    fetch_dicts,
-    table_exists,
+    latest_ingestion,
+    latest_results,
+    latest_transform,
 )
 
 log = logging.getLogger(__name__)

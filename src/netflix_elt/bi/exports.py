@@ -17,10 +17,10 @@ from typing import Any
 
 from netflix_elt.core import faults
 from netflix_elt.core.errors import InputError
+from netflix_elt.core.files import file_sha256
 from netflix_elt.core.home import Home
-from netflix_elt.ingest.source import sha256_of
-from netflix_elt.quality.checks import latest_transform
 from netflix_elt.warehouse.connection import connect, table_exists, utcnow
+from netflix_elt.warehouse.ledger import latest_transform
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
                 tmp = out / f".{table}.{fmt}.tmp"
                 con.execute(f"copy ({select}) to '{_sql_path(tmp)}' ({options})")
                 tmp.replace(target)
-                files[fmt], digests[fmt] = target.name, sha256_of(target)
+                files[fmt], digests[fmt] = target.name, file_sha256(target)
             faults.checkpoint(f"export_wrote:{table}")
             rows = con.execute(f"select count(*) from {table}").fetchone()
             tables.append(ExportedTable(table, int(rows[0]) if rows else 0, cols, files, digests))

@@ -33,9 +33,10 @@ import duckdb
 
 from netflix_elt.core import faults
 from netflix_elt.core.errors import BatchRejected, InputError, NetflixEltError, PipelineError, resource_error
+from netflix_elt.core.files import file_sha256
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ColumnMapping, resolve_mapping
-from netflix_elt.ingest.raw import file_sha256, ledger_record, manifest_path, write_manifest
+from netflix_elt.ingest.raw import ledger_record, manifest_path, write_manifest
 from netflix_elt.ingest.source import (
     PreparedSource,
     SourceInfo,
@@ -50,16 +51,8 @@ from netflix_elt.ingest.source import (
     settled_stat,
     stat_source,
 )
-from netflix_elt.warehouse.connection import (
-    LEDGER_TABLE,
-    RAW_TABLE,
-    assign_sequence,
-    fetch_dicts,
-    recover_interrupted,
-    scratch,
-    transaction,
-    utcnow,
-)
+from netflix_elt.warehouse.connection import fetch_dicts, scratch, transaction, utcnow
+from netflix_elt.warehouse.ledger import LEDGER_TABLE, RAW_TABLE, assign_sequence, recover_interrupted
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ batch: `verify` reads it back against the ledger, and `rebuild` replays it into 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from netflix_elt.core.files import file_sha256
 from netflix_elt.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -24,14 +24,6 @@ MANIFEST_VERSION = 1
 # Ledger columns that describe where the source file was last seen (refreshed when a drop is
 # recognised again): not part of what a batch is, so not compared by verify.
 STAT_COLUMNS = ("source_realpath", "source_mtime_ns", "source_ctime_ns", "source_inode")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(8 * 1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def manifest_path(raw_file: Path) -> Path:

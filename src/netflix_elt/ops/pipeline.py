@@ -21,14 +21,7 @@ from netflix_elt.ingest.load import BatchResult, IngestOptions, as_of_from_name,
 from netflix_elt.ingest.sample import sample_path
 from netflix_elt.ingest.source import check_path
 from netflix_elt.ops.rebuild import check_batches, rebuild, refuse_fresh_start
-from netflix_elt.quality.checks import (
-    GUARD_CHECKS,
-    GUARD_DBT_TESTS,
-    MonitorOptions,
-    MonitorReport,
-    latest_transform,
-    run_checks,
-)
+from netflix_elt.quality.checks import GUARD_CHECKS, GUARD_DBT_TESTS, MonitorOptions, MonitorReport, run_checks
 from netflix_elt.quality.state import publish_state
 from netflix_elt.transform.batches import (
     BatchRefused,
@@ -37,7 +30,8 @@ from netflix_elt.transform.batches import (
     pending_batches,
     transform_pending,
 )
-from netflix_elt.warehouse.connection import RUNS_TABLE, TRANSFORMS_TABLE, connect, utcnow
+from netflix_elt.warehouse.connection import connect, utcnow
+from netflix_elt.warehouse.ledger import RUNS_TABLE, TRANSFORMS_TABLE, latest_transform
 
 log = logging.getLogger(__name__)
 
@@ -304,8 +298,8 @@ def run_monitor(
     with logs.run_context(run_id), logs.step("monitor"), run_lock(home, run_id, lock_timeout):
         dbt_results = []
         if with_dbt_tests:
-            from netflix_elt.quality.checks import latest_batches
             from netflix_elt.transform.dbt import Dbt
+            from netflix_elt.warehouse.ledger import latest_batches
 
             con = connect(home)
             try:

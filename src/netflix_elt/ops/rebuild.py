@@ -41,14 +41,8 @@ from netflix_elt.ingest.raw import (
     read_manifest,
     write_manifest,
 )
-from netflix_elt.warehouse.connection import (
-    DQ_TABLE,
-    LEDGER_TABLE,
-    RAW_TABLE,
-    RUNS_TABLE,
-    connect,
-    transaction,
-)
+from netflix_elt.warehouse.connection import connect, transaction
+from netflix_elt.warehouse.ledger import DQ_TABLE, LEDGER_TABLE, RAW_TABLE, RUNS_TABLE
 
 log = logging.getLogger(__name__)
 

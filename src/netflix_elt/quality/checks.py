@@ -28,15 +28,16 @@ import duckdb
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS
 from netflix_elt.transform.dbt import DbtNodeResult, project_dir
-from netflix_elt.warehouse.connection import (
+from netflix_elt.warehouse.connection import connect, table_exists, utcnow
+from netflix_elt.warehouse.ledger import (
+    _NEWEST_WORST,
     DQ_TABLE,
     LEDGER_TABLE,
     RUNS_TABLE,
     TRANSFORMS_TABLE,
-    connect,
-    fetch_dicts,
-    table_exists,
-    utcnow,
+    _one,
+    latest_batches,
+    latest_ingestion,
 )
 
 log = logging.getLogger(__name__)
@@ -212,14 +213,6 @@ def run_checks(
 
 # A check only the full set runs whenever a batch exists: its result marks the batch fully checked.
 FULL_MARKER = "reconcile_raw_batch"
-# the latest result of a check; of two stored at once (two batches in one run), the worse
-# Newest by the sequence each stored set of results gets (the clock may have stepped since).
-_NEWEST_WORST = (
-    "result_seq desc nulls last, checked_at desc, case status when 'fail' then 0 when 'warn' then 1 else 2 end"
-)
-_RESULT_COLUMNS = (
-    'run_id, batch_id, "check", "table", severity, status, observed, threshold, message, checked_at, result_seq'
-)
 
 
 def _fully_checked(con: duckdb.DuckDBPyConnection, batch: str) -> bool:
@@ -241,58 +234,6 @@ def _carried(con: duckdb.DuckDBPyConnection, batch: str, fresh: set[str]) -> lis
         for run_id, check, table, severity, status, observed, threshold, message in rows
         if check not in fresh
     ]
-
-
-def latest_results(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The current answer of every check: its latest stored result for the batch checked last
-    (a run with no new batch stores only the cheap checks; the others keep their last result)."""
-    if not table_exists(con, DQ_TABLE):
-        return []
-    return fetch_dicts(
-        con,
-        f"select {_RESULT_COLUMNS} from {DQ_TABLE} "
-        f"where batch_id is not distinct from (select batch_id from {DQ_TABLE} "
-        "order by result_seq desc nulls last, checked_at desc limit 1) "
-        f'qualify row_number() over (partition by "check" order by {_NEWEST_WORST}) = 1 '
-        "order by case status when 'fail' then 0 when 'warn' then 1 else 2 end, \"check\"",
-    )
-
-
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
-    row = con.execute(sql, params or []).fetchone()
-    return row[0] if row else None
-
-
-def latest_transform(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    """The newest succeeded transform: of the latest batch in as-of order, by its run's sequence.
-    A replay (a late drop, `rebuild`) transforms the latest batch again in a new run, so the
-    (batch_id, run_id) pair tells whether what was published still reflects the warehouse."""
-    rows = fetch_dicts(
-        con,
-        f"select t.batch_id, t.run_id, t.finished_at, t.inserted, t.updated, t.unchanged, t.deleted, t.revived, "
-        f"b.source_path, b.rows_loaded from {TRANSFORMS_TABLE} t join {LEDGER_TABLE} b using (batch_id) "
-        f"left join {RUNS_TABLE} r using (run_id) where t.status = 'succeeded' "
-        "order by b.as_of desc, b.batch_seq desc, r.run_seq desc nulls last, t.finished_at desc limit 1",
-    )
-    return rows[0] if rows else None
-
-
-def latest_ingestion(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """When the newest batch (by sequence) finished loading: what freshness measures."""
-    value: datetime | None = _one(
-        con, f"select finished_at from {LEDGER_TABLE} where status = 'succeeded' order by batch_seq desc limit 1"
-    )
-    return value
-
-
-def latest_batches(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | None]:
-    """The latest successfully transformed batch and the one before it, in as-of order (the
-    sequence breaks ties): what the current table reflects, never decided by the wall clock."""
-    rows = con.execute(
-        f"select t.batch_id from {TRANSFORMS_TABLE} t join {LEDGER_TABLE} b using (batch_id) "
-        "where t.status = 'succeeded' group by t.batch_id order by max(b.as_of) desc, max(b.batch_seq) desc limit 2"
-    ).fetchall()
-    return (rows[0][0] if rows else None, rows[1][0] if len(rows) > 1 else None)
 
 
 def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, o: MonitorOptions) -> list[CheckResult]:

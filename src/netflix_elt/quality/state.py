@@ -18,8 +18,8 @@ from typing import Any
 
 from netflix_elt.core.home import Home
 from netflix_elt.core.lock import peek
-from netflix_elt.quality.checks import latest_ingestion, latest_results
-from netflix_elt.warehouse.connection import LEDGER_TABLE, RUNS_TABLE, TRANSFORMS_TABLE, connect, fetch_dicts, utcnow
+from netflix_elt.warehouse.connection import connect, fetch_dicts, utcnow
+from netflix_elt.warehouse.ledger import LEDGER_TABLE, RUNS_TABLE, TRANSFORMS_TABLE, latest_ingestion, latest_results
 
 log = logging.getLogger(__name__)
 

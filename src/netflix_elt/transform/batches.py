@@ -23,15 +23,8 @@ from netflix_elt.core.errors import InputError, PipelineError
 from netflix_elt.core.home import Home
 from netflix_elt.core.text import one_line
 from netflix_elt.transform.dbt import Dbt, DbtNodeResult, DbtOutcome
-from netflix_elt.warehouse.connection import (
-    LEDGER_TABLE,
-    MEMORY_LIMIT_ENV,
-    TRANSFORMS_TABLE,
-    connect,
-    resource_settings,
-    table_exists,
-    utcnow,
-)
+from netflix_elt.warehouse.connection import MEMORY_LIMIT_ENV, connect, resource_settings, table_exists, utcnow
+from netflix_elt.warehouse.ledger import LEDGER_TABLE, TRANSFORMS_TABLE
 
 log = logging.getLogger(__name__)
 
