@@ -1,8 +1,65 @@
-{#- Incremental bridges. Each bridge row carries the `updated_at` its title had when the row was
+{#- The four bridges (netflix_title_cast, _countries, _directors, _genres): one row per element
+    of one comma-separated column of each current, not deleted title, in listed order, as
+    (show_id, value, position, updated_at). Each bridge model is one call:
+
+        {{ netflix_bridge('cast_members') }}
+
+    Incremental: each bridge row carries the `updated_at` its title had when the row was
     written. An incremental build rewrites the titles changed since the newest such time: their
     rows are deleted by the pre-hook, then rebuilt from the current table (a deleted title gets
     none). The watermark is read before the delete and inlined into both statements, so they
-    agree; a run killed after the current table was built catches up on the next run. -#}
+    agree; a run killed after the current table was built catches up on the next run.
+    `dbt build --full-refresh` rebuilds a bridge from the current table. -#}
+{% macro netflix_bridge(list_column) -%}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=('merge' if target.type == 'bigquery' else 'append'),
+        on_schema_change='fail',
+        pre_hook="{{ delete_bridge_rows_of_changed_titles() }}",
+    )
+}}
+
+with
+
+current_titles as (
+
+    select * from {{ ref('analytics_netflix_current') }}
+
+),
+
+titles as (
+
+    select *
+    from current_titles
+    where not is_deleted
+    {%- if is_incremental() %}
+        and {{ bridge_changed_filter() }}
+    {%- endif %}
+
+),
+
+split as (
+
+    {{ split_list('titles', 'show_id', list_column, carry=['updated_at']) }}
+
+),
+
+final as (
+
+    select
+        show_id,
+        value,
+        position,
+        updated_at,
+    from split
+
+)
+
+select * from final
+
+{%- endmacro %}
 
 {% macro bridge_watermark() -%}
     {%- if execute and is_incremental() -%}
