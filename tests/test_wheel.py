@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,7 +100,9 @@ def test_wheel_installs_the_package_not_the_checkout(installed: Path, tmp_path: 
     direct = json.loads(out["direct_url"] or "{}")
     assert direct.get("url", "").endswith(".whl"), direct  # installed from the wheel file
     assert not direct.get("dir_info", {}).get("editable"), direct
-    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    # one version source: the package's __version__, which pyproject.toml reads (dynamic)
+    assert "version" in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dynamic"]
+    version = re.search(r'__version__ = "([^"]+)"', (REPO / "src/netflix_elt/__init__.py").read_text()).group(1)
     assert out["version"] == version
     shown = _sh([installed / "bin" / "netflix-elt", "--version"], cwd=tmp_path, timeout=60).stdout
     assert version in shown

@@ -681,7 +681,7 @@ def line_chart(
         svg.add(f'<rect x="{lx}" y="10" width="14" height="14" rx="3" fill="{s.color}"/>')
         text = f"{_clip(s.name, 32)} ({sum(s.values):,})"
         svg.add(_text(lx + 20, 22, text, "legend-small"))
-        lx += 20 + len(text) * 7.2 + 22
+        lx += int(20 + len(text) * 7.2 + 22)
     for s in series:
         pts = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(s.values))
         svg.add(
@@ -849,7 +849,7 @@ def batch_chart(cid: str, title: str, rows: Sequence[dict[str, Any]]) -> str:
         svg.add(f'<rect x="{lx}" y="10" width="14" height="14" rx="3" fill="{CHANGE_COLORS[k]}"/>')
         text = f"{k} ({totals[k]:,})"
         svg.add(_text(lx + 20, 22, text, "legend-small"))
-        lx += 20 + len(text) * 7.2 + 22
+        lx += int(20 + len(text) * 7.2 + 22)
     if refused:
         svg.add(f'<rect x="{lx}" y="10" width="14" height="14" rx="3" class="refused-bg"/>')
         svg.add(_text(lx + 20, 22, f"refused ({refused:,})", "legend-small"))
@@ -1091,7 +1091,7 @@ def _recent_years_var() -> int | None:
 
         text = resources.files("netflix_elt").joinpath("dbt_project", "dbt_project.yml").read_text(encoding="utf-8")
         value = (yaml.safe_load(text).get("vars") or {}).get(RECENT_YEARS_VAR)
-        return int(value)
+        return int(value)  # type: ignore[arg-type]  # None or junk: the except below
     except (OSError, ValueError, TypeError, AttributeError, ImportError) as exc:
         log.debug("dashboard: %s not read from the dbt project: %s", RECENT_YEARS_VAR, exc)
         return None

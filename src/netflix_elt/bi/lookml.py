@@ -190,7 +190,7 @@ def _model(options: LookmlOptions) -> dict[str, Any]:
 def _dashboard() -> list[dict[str, Any]]:
     def element(
         name: str, title: str, explore: str, kind: str, dim: str, measure: str, sort: str, pos: tuple[int, int]
-    ):
+    ) -> dict[str, Any]:
         return {
             "name": name,
             "title": title,

@@ -45,7 +45,7 @@ class _ConsoleOnlyOnce(logging.Filter):
 
 
 class _UTCFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # the stdlib's own idiom for UTC times
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         t = time.gmtime(record.created)

@@ -103,12 +103,12 @@ def verify(home: Home) -> VerifyReport:
         return report
     finally:
         con.close()
-    for table, exc in unreadable:
+    for table, error in unreadable:
         report.problems.append(
             RawProblem(
                 None,
                 str(home.warehouse),
-                f"table {table} cannot be read ({_first(exc)}): the file is damaged; run `netflix-elt rebuild`",
+                f"table {table} cannot be read ({_first(error)}): the file is damaged; run `netflix-elt rebuild`",
             )
         )
     report.batches = len(records)

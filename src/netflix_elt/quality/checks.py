@@ -193,18 +193,18 @@ def run_checks(
         con.close()
     if not full:
         log.info("no new batch since %s was fully checked: re-ran only the cheap checks", batch)
-    for r in report.results:
-        if r.status in ("warn", "fail"):
-            level = logging.ERROR if r.status == "fail" else logging.WARNING
+    for c in report.results:
+        if c.status in ("warn", "fail"):
+            level = logging.ERROR if c.status == "fail" else logging.WARNING
             log.log(
                 level,
                 "check %s %s on %s: observed %s, threshold %s%s",
-                r.check,
-                r.status.upper(),
-                r.table,
-                r.observed,
-                r.threshold,
-                f" ({r.message})" if r.message else "",
+                c.check,
+                c.status.upper(),
+                c.table,
+                c.observed,
+                c.threshold,
+                f" ({c.message})" if c.message else "",
                 extra={"console": False},  # the CLI lists them once, when the command ends
             )
     log.info("%s", report.summary())

@@ -38,6 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import duckdb
 
@@ -341,11 +342,11 @@ def _hash(seed: int, salt: str, *args: str) -> str:
 def _header(path: Path) -> tuple[list[str], str]:
     """The header fields of a drop (plain or gzip) and its compression."""
     try:
-        with path.open("rb") as f:
-            gz = f.read(2) == GZIP_MAGIC
-        opener = gzip.open if gz else open
-        with opener(path, "rb") as f:  # type: ignore[operator]
-            line = f.readline(1 << 20)
+        with path.open("rb") as raw:
+            gz = raw.read(2) == GZIP_MAGIC
+        stream: IO[bytes] = gzip.open(path, "rb") if gz else path.open("rb")  # type: ignore[assignment]  # noqa: SIM115 (closed by the with below)
+        with stream as fh:
+            line = fh.readline(1 << 20)
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from None
     text = line.decode("utf-8", errors="replace").lstrip("\ufeff")
