@@ -1,10 +1,14 @@
 -- What the batch changes in analytics_netflix_current: one row per inserted, updated, revived
 -- or (for snapshot drops) deleted key, already in the current table's shape. Unchanged keys are
 -- absent. Every time written (first_seen_at, updated_at, deleted_at) is the batch's as-of, which
--- increases with the batch sequence by construction (never the wall clock). The current table is read here as it stands before this build (not through ref(),
--- which would be a cycle: the current table is built from this model).
+-- increases with the batch sequence by construction (never the wall clock).
+-- The current table is read as it stands before this build, as the source
+-- `prior_state.analytics_netflix_current` (see _sources.yml), not through ref(), which would be a
+-- cycle: the current table is built from this model. Before the first build it does not exist yet
+-- and every key is an insert. As a source, a unit test can give its rows.
 
-{%- set current = adapter.get_relation(database=this.database, schema=this.schema, identifier='analytics_netflix_current') %}
+{%- set current = source('prior_state', 'analytics_netflix_current') %}
+{%- set current_exists = relation_exists(current) %}
 
 with
 
@@ -32,7 +36,7 @@ batch as (
 
 existing as (
 
-    {% if current is not none -%}
+    {% if current_exists -%}
     select * from {{ current }}
     {%- else -%}
     select * from (
@@ -125,7 +129,7 @@ deletes as (
         batch.as_of as updated_at,
         'delete' as change_type,
         existing.title as previous_title,
-    {% if current is not none -%}
+    {% if current_exists -%}
     from {{ current }} as existing
     cross join batch
     where batch.cdc_mode = 'snapshot'
