@@ -582,7 +582,7 @@ def test_end_label_spread_and_sparse_trailing_years() -> None:
 
 
 def test_failed_write_keeps_the_previous_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netflix_elt.bi import dashboard
+    from netflix_elt.bi.dashboard import cache as dashboard
 
     out = tmp_path / "reports" / "dashboard.html"
     out.parent.mkdir()
