@@ -10,13 +10,17 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from netflix_elt.core.errors import PipelineError
 from netflix_elt.core.files import file_sha256
 from netflix_elt.core.home import Home
+from netflix_elt.ingest.mapping import CANONICAL_COLUMNS, ColumnMapping
+from netflix_elt.ingest.parse import Parsed, scalar, sql_path
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,47 @@ def ledger_record(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, An
     if not records:
         raise KeyError(batch_id)
     return records[0]
+
+
+def write_raw_parquet(
+    sc: duckdb.DuckDBPyConnection,
+    parsed: Parsed,
+    mapping: ColumnMapping,
+    extras: list[tuple[str, int]],
+    target: Path,
+    lineage: tuple[str | None, datetime, str, str | None],
+) -> int:
+    """Write a parsed drop's catalog rows to `target`, in the canonical columns with the batch's
+    lineage (`lineage`: batch id, ingestion time, source file, source sha256) and the unmapped
+    columns that hold a value in `_extra`; returns the number of rows written."""
+    by_target = mapping.by_target
+    cols = [(f"c{by_target[c].index}" if c in by_target else "null::varchar") + f' as "{c}"' for c in CANONICAL_COLUMNS]
+    params: list[Any] = list(lineage)
+    if extras:
+        entries = ", ".join(f"{{'k': ?, 'v': c{i}}}" for _, i in extras)
+        params.extend(k for k, _ in extras)
+        extra_sql = (
+            f"nullif(to_json(map_from_entries(list_filter([{entries}], "
+            "lambda e: nullif(trim(e.v), '') is not null))), '{}')::json"
+        )
+    else:
+        extra_sql = "null::json"
+    return scalar(
+        sc,
+        f"copy (select {', '.join(cols)}, ?::varchar as _batch_id, ?::timestamptz as _ingested_at, "
+        f"?::varchar as _source_file, ?::varchar as _source_sha256, rowid + 1 as _source_row_number, "
+        f"{extra_sql} as _extra from {parsed.table} where _reject_reason is null) "
+        f"to '{sql_path(target)}' (format parquet, compression zstd)",
+        params,
+    )
+
+
+def link_raw(tmp: Path, final: Path) -> None:
+    """Publish a written raw file under its final name: atomic, and never over an existing one."""
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise PipelineError(f"{final}: a raw file of that name exists already; raw files are immutable") from None
 
 
 def write_manifest(raw_file: Path, record: dict[str, Any]) -> Path:

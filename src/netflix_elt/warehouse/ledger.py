@@ -141,3 +141,227 @@ def latest_batches(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | No
         "where t.status = 'succeeded' group by t.batch_id order by max(b.as_of) desc, max(b.batch_seq) desc limit 2"
     ).fetchall()
     return (rows[0][0] if rows else None, rows[1][0] if len(rows) > 1 else None)
+
+
+# -- etl_batches: one row per ingestion of a drop ------------------------------------------------
+
+
+def batch_loaded_from(
+    con: duckdb.DuckDBPyConnection, realpath: str, size: int, mtime_ns: int, ctime_ns: int | None, inode: int | None
+) -> tuple[str, str] | None:
+    """(batch_id, source_sha256) of the first succeeded batch loaded from this very file, as it
+    was then (same resolved path, size, mtime, inode change time and inode)."""
+    row = con.execute(
+        f"select batch_id, source_sha256 from {LEDGER_TABLE} where status = 'succeeded' and "
+        "source_realpath = ? and source_bytes = ? and source_mtime_ns = ? and source_ctime_ns = ? "
+        "and source_inode = ? order by batch_seq limit 1",
+        [realpath, size, mtime_ns, ctime_ns, inode],
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def batch_with_content(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[Any, ...] | None:
+    """(batch_id, source_path, source_realpath, source_bytes) of the first succeeded batch of
+    this content."""
+    row = con.execute(
+        f"select batch_id, source_path, source_realpath, source_bytes from {LEDGER_TABLE} "
+        "where source_sha256 = ? and status = 'succeeded' order by batch_seq limit 1",
+        [sha256],
+    ).fetchone()
+    return tuple(row) if row else None
+
+
+def batch_exists(con: duckdb.DuckDBPyConnection, batch_id: str) -> bool:
+    return con.execute(f"select 1 from {LEDGER_TABLE} where batch_id = ?", [batch_id]).fetchone() is not None
+
+
+def insert_batch(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
+    """A new batch's row, 'running' (`row`: its columns by name)."""
+    columns = [*row, "status"]
+    con.execute(
+        f"insert into {LEDGER_TABLE} ({', '.join(columns)}) values ({', '.join('?' for _ in row)}, 'running')",
+        list(row.values()),
+    )
+
+
+def remember_source_stat(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    realpath: str,
+    mtime_ns: int | None,
+    ctime_ns: int | None,
+    inode: int | None,
+) -> None:
+    """Where and as what the batch's source file was last seen (to recognise it unread later)."""
+    con.execute(
+        f"update {LEDGER_TABLE} set source_realpath = ?, source_mtime_ns = ?, source_ctime_ns = ?, "
+        "source_inode = ? where batch_id = ?",
+        [realpath, mtime_ns, ctime_ns, inode, batch_id],
+    )
+
+
+def record_raw_file(con: duckdb.DuckDBPyConnection, batch_id: str, raw_path: str, sha256: str, size: int) -> None:
+    """The batch's raw file, recorded before it is published under that name."""
+    con.execute(
+        f"update {LEDGER_TABLE} set raw_path = ?, raw_sha256 = ?, raw_bytes = ? where batch_id = ?",
+        [raw_path, sha256, size, batch_id],
+    )
+
+
+def finish_batch(con: duckdb.DuckDBPyConnection, batch_id: str | None, status: str, fields: dict[str, Any]) -> None:
+    """The batch's final status and what its load found (`fields`: message, encoding, delimiter,
+    quote, escape, column_mapping, rows_read, rows_loaded, rows_quarantined, quarantine_path,
+    warnings, source_mtime_ns). The encoding is kept when none is given; the raw file's columns
+    only when the batch succeeded."""
+    f = fields
+    succeeded = status == "succeeded"
+    con.execute(
+        f"update {LEDGER_TABLE} set status = ?, message = ?, finished_at = ?, encoding = coalesce(?, encoding), "
+        "delimiter = ?, quote = ?, escape = ?, column_mapping = ?, rows_read = ?, rows_loaded = ?, "
+        "rows_quarantined = ?, quarantine_path = ?, warnings = ?, "
+        "raw_path = case when ? then raw_path end, raw_sha256 = case when ? then raw_sha256 end, "
+        "raw_bytes = case when ? then raw_bytes end, source_mtime_ns = ? where batch_id = ?",
+        [
+            status,
+            f["message"],
+            utcnow(),
+            f["encoding"],
+            f["delimiter"],
+            f["quote"],
+            f["escape"],
+            f["column_mapping"],
+            f["rows_read"],
+            f["rows_loaded"],
+            f["rows_quarantined"],
+            f["quarantine_path"],
+            f["warnings"],
+            succeeded,
+            succeeded,
+            succeeded,
+            f["source_mtime_ns"],
+            batch_id,
+        ],
+    )
+
+
+def list_batches(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest batches, by sequence (a row not yet numbered first)."""
+    return fetch_dicts(
+        con,
+        f"select batch_id, status, source_path, encoding, delimiter, rows_read, rows_loaded, "
+        f"rows_quarantined, started_at, finished_at, message from {LEDGER_TABLE} "
+        "order by batch_seq desc nulls first limit ?",
+        [limit],
+    )
+
+
+def pending_batch_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """Succeeded batches not yet transformed (nor refused), in as-of order, then sequence: (batch_id,
+    mode, source_path, accept_key_changes, accept_deletes, late), `late` when the batch's as-of lies
+    before that of a batch already applied."""
+    return con.execute(
+        f"select b.batch_id, b.mode, b.source_path, coalesce(b.accept_key_changes, false), "
+        "coalesce(b.accept_deletes, false), "
+        f"coalesce(b.as_of < (select max(a.as_of) from {LEDGER_TABLE} a join {TRANSFORMS_TABLE} t "
+        "on t.batch_id = a.batch_id and t.status = 'succeeded'), false) "
+        f"from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
+        f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id "
+        "and t.status in ('succeeded', 'refused')) "
+        "order by b.as_of, b.batch_seq"
+    ).fetchall()
+
+
+# -- etl_transforms: one row per transform of a batch in a run ----------------------------------
+
+
+def insert_transform(con: duckdb.DuckDBPyConnection, run_id: str, batch_id: str, mode: str) -> None:
+    """A transform's row, 'running'."""
+    con.execute(
+        f"insert into {TRANSFORMS_TABLE} (run_id, batch_id, mode, started_at, status) values (?, ?, ?, ?, 'running')",
+        [run_id, batch_id, mode, utcnow()],
+    )
+
+
+TRANSFORM_OUTCOME_COLUMNS = (
+    "status",
+    "staged_rows",
+    "duplicates_dropped",
+    "inserted",
+    "updated",
+    "unchanged",
+    "deleted",
+    "revived",
+    "tests_passed",
+    "tests_warned",
+    "tests_failed",
+    "message",
+    "key_change_share",
+    "delete_share",
+)
+
+
+def finish_transform(con: duckdb.DuckDBPyConnection, run_id: str, batch_id: str, outcome: dict[str, Any]) -> None:
+    """A transform's outcome (`outcome`: TRANSFORM_OUTCOME_COLUMNS by name), finished now."""
+    values = [outcome[c] for c in TRANSFORM_OUTCOME_COLUMNS]
+    con.execute(
+        f"update {TRANSFORMS_TABLE} set status = ?, finished_at = ?, staged_rows = ?, duplicates_dropped = ?, "
+        "inserted = ?, updated = ?, unchanged = ?, deleted = ?, revived = ?, tests_passed = ?, "
+        "tests_warned = ?, tests_failed = ?, message = ?, key_change_share = ?, delete_share = ? "
+        "where run_id = ? and batch_id = ?",
+        [values[0], utcnow(), *values[1:], run_id, batch_id],
+    )
+
+
+# -- etl_runs: one row per command run (run, ingest, monitor, rebuild) ---------------------------
+
+
+RUN_COLUMNS = (
+    "run_id",
+    "command",
+    "started_at",
+    "finished_at",
+    "status",
+    "batches_loaded",
+    "batches_skipped",
+    "batches_rejected",
+    "batches_transformed",
+    "inserted",
+    "updated",
+    "unchanged",
+    "deleted",
+    "revived",
+    "checks_passed",
+    "checks_warned",
+    "checks_failed",
+    "duration_s",
+    "message",
+)
+
+
+def upsert_run(con: duckdb.DuckDBPyConnection, values: list[Any]) -> None:
+    """Write a run's row, again as it goes (`values`: RUN_COLUMNS in order). The run keeps its
+    run_seq when its row is rewritten: its place in order, never the clock's."""
+    if len(values) != len(RUN_COLUMNS):
+        raise ValueError(f"a run row has {len(RUN_COLUMNS)} values, not {len(values)}")
+    con.execute(
+        f"insert or replace into {RUNS_TABLE} values ({', '.join('?' for _ in RUN_COLUMNS)}, "
+        f"coalesce((select run_seq from {RUNS_TABLE} where run_id = ?), "
+        f"(select coalesce(max(run_seq), 0) + 1 from {RUNS_TABLE})))",
+        [*values, values[0]],
+    )
+
+
+def close_interrupted(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """Mark the run and transform rows still 'running' failed (left by a process that died);
+    returns (table, rows marked) for each table where there were any."""
+    marked = []
+    for table in (RUNS_TABLE, TRANSFORMS_TABLE):
+        n = con.execute(
+            f"update {table} set status = 'failed', finished_at = ?, "
+            "message = coalesce(message, 'interrupted before it finished (the process was killed)') "
+            "where status = 'running'",
+            [utcnow()],
+        ).fetchone()
+        if n and n[0]:
+            marked.append((table, int(n[0])))
+    return marked
