@@ -1,13 +1,20 @@
-"""Plain-text rendering of what `netflix-elt status` shows: pure functions from the status
-snapshot (see `status.collect_status`) to lines, so the CLI only parses, calls and prints."""
+"""Plain-text rendering of what the commands show: pure functions from the library's results
+(a batch, a run, a check report, the status snapshot of `state.collect_status`) to lines, so the
+CLI only parses, calls and prints."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from netflix_elt.core.home import Home
 from netflix_elt.core.text import one_line
+
+if TYPE_CHECKING:
+    from netflix_elt.ingest.load import BatchResult
+    from netflix_elt.ops.pipeline import RunResult
+    from netflix_elt.quality.checks import MonitorReport
 
 
 def _n(value: Any) -> str:
@@ -77,3 +84,110 @@ def render_status(snap: dict[str, Any]) -> list[str]:
         names = ", ".join(c["check"] for c in checks if c["status"] == "skip")
         lines.append(f"  SKIP {by_status['skip']} with nothing to compare with yet (no previous batch): {names}")
     return lines
+
+
+def rel(path: Path, home: Home) -> str:
+    """A path as shown: relative to the home when inside it, a folder with a trailing slash."""
+    try:
+        shown = str(path.relative_to(home.root))
+    except ValueError:
+        shown = str(path)
+    return shown + ("/" if path.is_dir() else "")
+
+
+def batch_lines(b: BatchResult, home: Home) -> list[str]:
+    """One loaded or skipped drop: what was read, where its raw copy went, its warnings."""
+
+    def raw(p: Path | None) -> str:
+        if p is None:
+            return "-"
+        try:
+            return str(p.relative_to(home.root))
+        except ValueError:
+            return str(p)
+
+    name = one_line(b.source.name)  # a line break in a file name must not forge a line of output
+    if b.status == "skipped":
+        return [f"skipped  {name}: {b.message}"]
+    lines = [
+        f"loaded   {name}: batch {b.batch_id}, {b.rows_loaded:,} rows "
+        f"({b.rows_quarantined:,} quarantined of {b.rows_read:,} read), {b.encoding}, "
+        f"delimiter {b.delimiter!r}, {b.seconds:.2f}s",
+        f"         raw: {raw(b.raw_path)}",
+    ]
+    lines.extend(f"         warning: {w}" for w in b.warnings)
+    return lines
+
+
+def check_lines(report: MonitorReport) -> list[str]:
+    """Every warned or failed check, one line each."""
+    return [
+        f"check    {r.status.upper():<4} {r.check} ({r.table}): {r.observed}; threshold {r.threshold}"
+        for r in report.results
+        if r.status in ("warn", "fail")
+    ]
+
+
+def run_lines(result: RunResult, home: Home) -> list[str]:
+    """Each drop of a run, then each batch's CDC counts (or its refusal)."""
+    lines: list[str] = []
+    for b in result.batches:
+        lines.extend(batch_lines(b, home))
+    for t in result.transforms:
+        if t.status == "refused":
+            lines.append(f"refused  batch {t.batch_id}: see the error below; current and history left as they were")
+            continue
+        lines.append(f"cdc      batch {t.batch_id} ({t.mode}): {t.counts.line()}")
+        if t.counts.duplicates_dropped:
+            lines.append(f"         {t.counts.duplicates_dropped:,} duplicate show_id row(s) dropped (last one kept)")
+        lines.extend(f"         warning: {w}" for w in t.warnings)
+    return lines
+
+
+def run_summary_lines(result: RunResult, home: Home, seconds: float) -> list[str]:
+    """The summary a run ends with: batches, CDC totals, checks, outputs, duration."""
+    applied = result.applied
+    totals = {
+        k: sum(getattr(t.counts, k) for t in applied)
+        for k in ("inserted", "updated", "unchanged", "deleted", "revived")
+    }
+    report = result.report
+    batches = (
+        f"{len(result.loaded)} loaded, {len(result.skipped)} skipped, {len(result.rejected)} rejected, "
+        f"{sum(b.rows_loaded for b in result.loaded):,} rows"
+    )
+    if result.vanished:
+        batches += f" ({len(result.vanished)} removed from the inbox before they were read)"
+    cdc = ", ".join(f"{v:,} {k}" for k, v in totals.items()) + f" ({len(applied)} batch(es) applied"
+    cdc += f", {len(result.refused)} refused)" if result.refused else ")"
+    outputs = ", ".join(rel(p, home) for p in [home.warehouse, *result.published]) if result.published else ""
+    rows = [
+        ("run", f"{result.run_id}: {result.status}"),
+        ("batches", batches),
+        ("cdc", cdc),
+        ("checks", report.summary() if report else "not run"),
+        ("outputs", outputs or rel(home.warehouse, home)),
+        ("duration", f"{seconds:.2f}s"),
+    ]
+    return ["summary:", *(f"  {k:<9} {v}" for k, v in rows)]
+
+
+def writer_line(writer: dict[str, Any], published_at: Any) -> str:
+    """What `monitor` says when it answers from the published checks while a run writes."""
+    when = f"checks as published at {published_at}" if published_at else "no checks published yet (its first run)"
+    return (
+        f"run {writer.get('run_id')} (pid {writer.get('pid')}, since {writer.get('started_at')}) is writing the "
+        f"warehouse: {when}, freshness re-evaluated now; nothing stored (--wait to check afresh after it)"
+    )
+
+
+def schedule_lines(crontab: str, service: str, timer: str) -> list[str]:
+    """The crontab line and the systemd unit pair, each under a header naming where it goes."""
+    return [
+        "# --- cron " + "-" * 60,
+        crontab,
+        "\n# --- ~/.config/systemd/user/netflix-elt.service " + "-" * 22,
+        service.rstrip("\n"),
+        "\n# --- ~/.config/systemd/user/netflix-elt.timer " + "-" * 24,
+        timer.rstrip("\n"),
+    ]

@@ -1,0 +1,91 @@
+"""Publishing the warehouse: `lookml` (the Looker project), `export` (Parquet and CSV files, and
+BigQuery) and `dashboard` (the offline HTML page)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from netflix_elt.cli.app import EXIT_FAIL, EXIT_OK, Ctx, echo, guard, need_warehouse, writing
+
+
+@click.command()
+@click.option("--connection", default="bigquery_connection", show_default=True, help="Looker connection name.")
+@click.option("--dataset", default="netflix_elt", show_default=True, help="Dataset (schema) the views read from.")
+@click.option("--check", is_flag=True, help="Only validate the existing lookml/ folder against the warehouse.")
+@click.pass_obj
+@guard
+def lookml(state: Ctx, connection: str, dataset: str, check: bool) -> int:
+    """Generate LookML (model, views, dashboard) from the warehouse schema into lookml/."""
+    from netflix_elt.bi.lookml import LookmlOptions, generate_lookml, validate_lookml
+    from netflix_elt.core.lock import shared_lock
+
+    if not connection.strip():
+        raise click.BadParameter("give a Looker connection name", param_hint="--connection")
+    need_warehouse(state)
+    if not check:  # --check only reads: it logs to the console alone
+        writing(state, create=True)
+    folder = state.home.root / "lookml"
+    with shared_lock(state.home):  # waits for a run that is writing the warehouse
+        if not check:
+            for path in generate_lookml(state.home, folder, LookmlOptions(connection=connection, dataset=dataset)):
+                echo(f"wrote    {path.relative_to(state.home.root)}")
+        problems = validate_lookml(state.home, folder)
+    for p in problems:
+        echo(f"error: {p}", err=True)
+    if not state.quiet:
+        echo(f"lookml: {len(problems)} problem(s) against {state.home.warehouse.name}")
+    return EXIT_FAIL if problems else EXIT_OK
+
+
+@click.command()
+@click.option("--bigquery", "bq_target", metavar="PROJECT.DATASET", help="Also load the exports into BigQuery.")
+@click.option("--endpoint", help="BigQuery API endpoint (an emulator, for instance).")
+@click.option(
+    "--credentials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Service-account JSON file (else GOOGLE_APPLICATION_CREDENTIALS or application-default credentials).",
+)
+@click.pass_obj
+@guard
+def export(state: Ctx, bq_target: str | None, endpoint: str | None, credentials: Path | None) -> int:
+    """Write each KPI table (Parquet, CSV) and the current catalog (Parquet) to exports/, with manifest.json."""
+    from netflix_elt.bi.exports import export_tables, exports_dir
+    from netflix_elt.core.lock import shared_lock
+
+    if (endpoint or credentials) and not bq_target:
+        raise click.UsageError("--endpoint and --credentials go with --bigquery PROJECT.DATASET")
+    if bq_target:
+        from netflix_elt.bi.bigquery import parse_target
+
+        parse_target(bq_target)  # before any work
+    need_warehouse(state)
+    writing(state, create=True)
+    with shared_lock(state.home):  # waits for a run that is writing the warehouse
+        manifest = export_tables(state.home)
+    for t in manifest["tables"]:
+        files = ", ".join(f"exports/{f}" for f in t["files"].values())
+        echo(f"exported {t['table']}: {t['rows']:,} rows -> {files}")
+    if bq_target:
+        from netflix_elt.bi.bigquery import load_exports
+
+        for loaded in load_exports(exports_dir(state.home), bq_target, endpoint=endpoint, credentials=credentials):
+            echo(f"bigquery {bq_target}.{loaded.table}: {loaded.rows_verified:,} rows verified")
+    return EXIT_OK
+
+
+@click.command()
+@click.pass_obj
+@guard
+def dashboard(state: Ctx) -> int:
+    """Write the offline HTML dashboard to reports/dashboard.html."""
+    from netflix_elt.bi.dashboard import build_dashboard
+    from netflix_elt.core.lock import shared_lock
+
+    need_warehouse(state)
+    writing(state, create=True)
+    with shared_lock(state.home):  # waits for a run that is writing the warehouse
+        path = build_dashboard(state.home)
+    echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
+    return EXIT_OK
