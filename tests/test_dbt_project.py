@@ -1,0 +1,171 @@
+"""The dbt project's own guarantees: the CDC unit tests pass, the published models have enforced
+contracts matching the warehouse, the bridges are tied to the current table, every exposure
+resolves to what its consumer reads, and the docs build into one HTML file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from netflix_elt.bi.exports import EXPORT_TABLES
+from netflix_elt.bi.lookml import VIEW_TABLES
+from netflix_elt.core.home import Home
+from netflix_elt.dbt_docs import DOCS_FILE, build_docs, external_urls
+from netflix_elt.ops.pipeline import run_pipeline
+from netflix_elt.transform.dbt import Dbt, project_dir
+
+from conftest import BRIDGES, CANONICAL
+
+KPIS = (
+    "kpi_movies_vs_tv",
+    "kpi_titles_by_year",
+    "kpi_titles_by_country",
+    "kpi_titles_by_rating",
+    "kpi_top_genres",
+    "kpi_genres_over_time",
+    "kpi_country_recent_growth",
+    "kpi_titles_added_by_month",
+)
+CONTRACTED = ("analytics_netflix_current", "analytics_netflix_history", *BRIDGES, *KPIS)
+CDC_UNIT_TESTS = {
+    "changes_classify_a_snapshot_drop",
+    "changes_of_a_delta_drop_delete_nothing",
+    "changes_of_the_first_build_are_inserts",
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, manifest_cache: Path) -> Home:
+    """One pipeline run over the canonical file: the unit tests take their fixtures' column
+    types from the warehouse, and the contracts are compared with it."""
+    home = Home(tmp_path_factory.mktemp("dbtproject") / "home")
+    run_pipeline(home, [CANONICAL])
+    return home
+
+
+def _manifest(home: Home) -> Any:
+    dbt = Dbt(home)
+    dbt.parse()
+    return dbt._manifest
+
+
+def _models(manifest: Any) -> dict[str, Any]:
+    return {n.name: n for n in manifest.nodes.values() if n.resource_type == "model"}
+
+
+def test_the_cdc_unit_tests_pass(built: Home) -> None:
+    unit_tests = {u.name for u in _manifest(built).unit_tests.values() if u.model == "int_netflix_changes"}
+    assert unit_tests == CDC_UNIT_TESTS
+    outcome = Dbt(built).test(["int_netflix_changes,test_type:unit"])
+    assert outcome.success, outcome.failures
+    assert (outcome.passed, outcome.failed) == (len(CDC_UNIT_TESTS), 0), outcome.summary()
+    everything = Dbt(built).test(["test_type:unit"])  # the staging ones too
+    assert everything.success and everything.failed == 0, everything.failures
+
+
+def test_the_published_models_have_enforced_contracts_matching_the_warehouse(built: Home) -> None:
+    models = _models(_manifest(built))
+    con = duckdb.connect(str(built.warehouse), read_only=True)
+    try:
+        for name in CONTRACTED:
+            node = models[name]
+            assert node.contract.enforced, name
+            assert node.description.strip(), name
+            for column in node.columns.values():
+                assert column.data_type, f"{name}.{column.name}: no data_type"
+                assert column.description.strip(), f"{name}.{column.name}: no description"
+            # The contract lists the table's columns in the table's order (dbt creates a contracted
+            # table from the contract's column list).
+            described = [r[0] for r in con.execute(f"describe {name}").fetchall()]
+            assert list(node.columns) == described, name
+    finally:
+        con.close()
+    # Contracts on incremental models need on_schema_change append_new_columns or fail.
+    for name in ("analytics_netflix_current", *BRIDGES):
+        assert models[name].config.materialized == "incremental", name
+        assert models[name].config.on_schema_change == "fail", name
+
+
+def test_every_bridge_has_a_relationships_test_to_the_current_table(tmp_path: Path) -> None:
+    manifest = _manifest(Home(tmp_path / "home"))  # parsing reads no warehouse
+    tied = set()
+    for node in manifest.nodes.values():
+        meta = getattr(node, "test_metadata", None)
+        if node.resource_type == "test" and meta is not None and meta.name == "relationships":
+            kwargs = meta.kwargs
+            assert kwargs["column_name"] == "show_id" and kwargs["field"] == "show_id"
+            assert "analytics_netflix_current" in kwargs["to"]
+            tied.add(node.attached_node.split(".")[-1])
+    assert tied == set(BRIDGES)
+
+
+def _parse_with_exposures(tmp_path: Path) -> dict[str, Any]:
+    """manifest.json of the project parsed with the exposures on (var exposures_enabled)."""
+    from dbt.cli.main import dbtRunner
+
+    project = str(project_dir())
+    res = dbtRunner().invoke(
+        [
+            "parse",
+            "--vars",
+            json.dumps({"exposures_enabled": True}),
+            "--project-dir",
+            project,
+            "--profiles-dir",
+            project,
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--no-partial-parse",
+            "--log-level",
+            "none",
+        ]
+    )
+    assert res.success, res.exception
+    return json.loads((tmp_path / "target" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_every_exposure_resolves_to_what_its_consumer_reads(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NETFLIX_ELT_WAREHOUSE", str(tmp_path / "netflix_dw.duckdb"))
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    manifest = _parse_with_exposures(tmp_path)
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    known = set(manifest["nodes"]) | set(manifest["sources"])
+    for name, exposure in exposures.items():
+        assert exposure["type"] and exposure["owner"]["name"] and exposure["description"].strip(), name
+        nodes = exposure["depends_on"]["nodes"]
+        assert nodes and set(nodes) <= known, name
+        assert len(nodes) == len(exposure["refs"]) + len(exposure["sources"]), name
+
+    def reads(name: str) -> set[str]:
+        return {n.split(".", 2)[-1] for n in exposures[name]["depends_on"]["nodes"]}
+
+    dashboard = {*KPIS, "analytics_netflix_current", "netflix_title_countries", "netflix_title_genres"}
+    assert reads("offline_dashboard") == dashboard | {"netflix.etl_batches"}
+    assert reads("exports") == set(EXPORT_TABLES)
+    assert reads("bigquery") == set(EXPORT_TABLES)  # it loads the exports
+    assert reads("lookml") == set(VIEW_TABLES)
+    # Off in the packaged project until the runner skips NO-OP nodes (dbt_project.yml).
+    assert not _manifest(Home(tmp_path / "home")).exposures
+
+
+def test_build_docs_writes_one_html_file(built: Home) -> None:
+    out = build_docs(built)
+    assert out == built.root / "reports" / DOCS_FILE
+    html = out.read_text(encoding="utf-8")
+    assert "<html" in html.lower() and "netflix_title_cast" in html and "analytics_netflix_current" in html
+    # dbt's docs app loads a tracker only when the manifest says usage stats may be sent.
+    assert '"send_anonymous_usage_stats": false' in html
+    assert not [u for u in external_urls(out) if "fonts.googleapis" in u or "fonts.gstatic" in u]
+
+
+def test_build_docs_refuses_a_home_without_a_warehouse(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home").ensure()
+    with pytest.raises(FileNotFoundError, match="no warehouse yet"):
+        build_docs(home)
+    assert not home.warehouse.exists() and not (home.root / "reports" / DOCS_FILE).exists()
