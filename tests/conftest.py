@@ -156,3 +156,46 @@ def netflix_elt_process(home: Path, *args: Any, prefix: list[str] | None = None,
     assert proc.returncode == 0, f"{' '.join(cmd)}: exit {proc.returncode}\n{output[-6000:]}"
     assert "Traceback" not in output, output[-6000:]
     return output
+
+
+# --- headless Chromium (Debian's `chromium`, driven by Playwright's Python package; no `playwright install`)
+
+try:
+    from playwright.sync_api import BrowserContext, sync_playwright
+except ImportError:  # reported as a failure by the `browser` fixture, never as a skip
+    sync_playwright = None  # type: ignore[assignment]
+
+CHROMIUM = Path(os.environ.get("NETFLIX_ELT_CHROMIUM", "/usr/bin/chromium"))
+# Without the background-networking flags Chromium tries to reach Google and this sandbox refuses it.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    """Headless Chromium with a new, empty profile under the test's tmp dir."""
+    if sync_playwright is None:
+        pytest.fail("the playwright Python package is missing: pip install playwright (no `playwright install`)")
+    if not CHROMIUM.is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (or set NETFLIX_ELT_CHROMIUM)")
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+            device_scale_factor=1,
+        )
+        try:
+            yield ctx
+        finally:
+            ctx.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import pairwise
@@ -14,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from playwright.sync_api import BrowserContext, Page
 
 from netflix_elt.bi.dashboard import _last_full_year, _spread, build_dashboard, donut_chart, hbar_chart
 from netflix_elt.core.errors import InputError
@@ -23,23 +23,6 @@ from netflix_elt.warehouse.connection import connect
 
 from conftest import query, scalar
 
-try:
-    from playwright.sync_api import BrowserContext, Page, sync_playwright
-except ImportError:  # reported as a failure by the `browser` fixture, never as a skip
-    sync_playwright = None  # type: ignore[assignment]
-
-CHROMIUM = Path(os.environ.get("NETFLIX_ELT_CHROMIUM", "/usr/bin/chromium"))
-# Without the background-networking flags Chromium tries to reach Google and this sandbox refuses it.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Set to a path to keep a copy of the full-page screenshot (for a person, or a CI artifact).
 SCREENSHOT_COPY = os.environ.get("NETFLIX_ELT_DASHBOARD_SCREENSHOT")
 
@@ -101,28 +84,6 @@ def home_copy(built_home: Home, tmp_path: Path) -> Home:
     root = tmp_path / "home"
     shutil.copytree(built_home.root, root, ignore=shutil.ignore_patterns("reports", ".run.lock"))
     return Home(root)
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    """Headless Chromium with a new, empty profile under the test's tmp dir."""
-    if sync_playwright is None:
-        pytest.fail("the playwright Python package is missing: pip install playwright (no `playwright install`)")
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (or set NETFLIX_ELT_CHROMIUM)")
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
-            device_scale_factor=1,
-        )
-        try:
-            yield ctx
-        finally:
-            ctx.close()
 
 
 @dataclass

@@ -13,10 +13,11 @@ import pytest
 
 from netflix_elt.bi.exports import EXPORT_TABLES
 from netflix_elt.bi.lookml import VIEW_TABLES
+from netflix_elt.core.errors import InputError
 from netflix_elt.core.home import Home
-from netflix_elt.dbt_docs import DOCS_FILE, build_docs, external_urls
 from netflix_elt.ops.pipeline import run_pipeline
 from netflix_elt.transform.dbt import Dbt, project_dir
+from netflix_elt.transform.docs import DOCS_FILE, build_docs, external_urls
 
 from conftest import BRIDGES, CANONICAL
 
@@ -104,15 +105,13 @@ def test_every_bridge_has_a_relationships_test_to_the_current_table(tmp_path: Pa
 
 
 def _parse_with_exposures(tmp_path: Path) -> dict[str, Any]:
-    """manifest.json of the project parsed with the exposures on (var exposures_enabled)."""
+    """manifest.json of the packaged project, parsed afresh."""
     from dbt.cli.main import dbtRunner
 
     project = str(project_dir())
     res = dbtRunner().invoke(
         [
             "parse",
-            "--vars",
-            json.dumps({"exposures_enabled": True}),
             "--project-dir",
             project,
             "--profiles-dir",
@@ -150,8 +149,8 @@ def test_every_exposure_resolves_to_what_its_consumer_reads(tmp_path: Path, monk
     assert reads("exports") == set(EXPORT_TABLES)
     assert reads("bigquery") == set(EXPORT_TABLES)  # it loads the exports
     assert reads("lookml") == set(VIEW_TABLES)
-    # Off in the packaged project until the runner skips NO-OP nodes (dbt_project.yml).
-    assert not _manifest(Home(tmp_path / "home")).exposures
+    # and the runner's own (cached) manifest carries them too
+    assert {e.name for e in _manifest(Home(tmp_path / "home")).exposures.values()} == set(exposures)
 
 
 def test_build_docs_writes_one_html_file(built: Home) -> None:
@@ -166,6 +165,27 @@ def test_build_docs_writes_one_html_file(built: Home) -> None:
 
 def test_build_docs_refuses_a_home_without_a_warehouse(tmp_path: Path) -> None:
     home = Home(tmp_path / "home").ensure()
-    with pytest.raises(FileNotFoundError, match="no warehouse yet"):
+    with pytest.raises(InputError, match="no warehouse yet"):
         build_docs(home)
     assert not home.warehouse.exists() and not (home.root / "reports" / DOCS_FILE).exists()
+
+
+def test_docs_command_writes_a_page_that_opens_offline(built: Home, browser: Any, tmp_path: Path) -> None:
+    """`netflix-elt docs`, then the page in headless Chromium: it renders the project's models and
+    makes no network request (only the file itself and inline data)."""
+    from click.testing import CliRunner
+
+    from netflix_elt.cli import cli
+
+    result = CliRunner().invoke(cli, ["--home", str(built.root), "docs"])
+    assert result.exit_code == 0, result.output
+    assert "wrote    reports/dbt-docs.html" in result.stdout
+    out = built.root / "reports" / DOCS_FILE
+    requests: list[str] = []
+    page = browser.new_page()
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(out.as_uri())
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("document.body.innerText.includes('analytics_netflix_current')", timeout=30_000)
+    remote = [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
+    assert remote == [], remote

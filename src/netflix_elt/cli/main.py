@@ -1,6 +1,6 @@
 """`netflix-elt`: a thin command line over the library. The group and the error-to-exit-code
 mapping are in `app`; the commands, by stage, in `load` (ingest, run), `checks` (monitor,
-status), `publish` (lookml, export, dashboard) and `maintain` (verify, rebuild, schedule,
+status), `publish` (lookml, export, dashboard, docs) and `maintain` (verify, rebuild, schedule,
 synth)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ for _command in (
     publish.lookml,
     publish.export,
     publish.dashboard,
+    publish.docs,
     maintain.verify,
     maintain.rebuild,
     maintain.schedule,

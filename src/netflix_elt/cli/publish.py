@@ -89,3 +89,27 @@ def dashboard(state: Ctx) -> int:
         path = build_dashboard(state.home)
     echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
     return EXIT_OK
+
+
+@click.command()
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for another run on the same home to finish.",
+)
+@click.pass_obj
+@guard
+def docs(state: Ctx, lock_timeout: float) -> int:
+    """Write dbt's documentation site (models, columns, tests, lineage, exposures) as one offline
+    file, reports/dbt-docs.html."""
+    from netflix_elt.core.lock import run_lock
+    from netflix_elt.transform.docs import build_docs
+
+    need_warehouse(state)
+    writing(state, create=True)
+    with run_lock(state.home, state.run_id, lock_timeout):  # dbt opens the warehouse to read its catalog
+        path = build_docs(state.home)
+    echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
+    return EXIT_OK

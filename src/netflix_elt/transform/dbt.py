@@ -337,6 +337,8 @@ def _tally(outcome: DbtOutcome, r: Any) -> None:
             outcome.models += 1
         else:
             outcome.passed += 1
+    elif status == "no-op":  # an exposure: dbt lists it in a build, there is nothing to run
+        return
     elif status == "warn":
         outcome.warned += 1
         outcome.warnings.append(f"{name}: {r.failures} failing row(s) (warn)")

@@ -21,6 +21,7 @@ import os
 import re
 from pathlib import Path
 
+from netflix_elt.core.errors import InputError, PipelineError
 from netflix_elt.core.home import Home
 from netflix_elt.transform.dbt import Dbt
 
@@ -33,17 +34,17 @@ def build_docs(home: Home) -> Path:
     """Generate the dbt docs of `home`'s warehouse and return `<home>/reports/dbt-docs.html`.
 
     Column types come from the warehouse's catalog. A home without a warehouse yet is refused
-    (FileNotFoundError), as the dashboard refuses it: compiling the project would open, and so
+    (InputError), as the dashboard refuses it: compiling the project would open, and so
     create, an empty warehouse file."""
     if not home.warehouse.exists():
-        raise FileNotFoundError(f"{home.warehouse}: no warehouse yet; run `netflix-elt run` first")
+        raise InputError(f"{home.warehouse}: no warehouse yet; run `netflix-elt run` first")
     dbt = Dbt(home)
     dbt.parse()
     args = ["docs", "generate", "--static"]
     res = dbt._invoke(args)
     generated = dbt.target_path / STATIC_INDEX
     if not res.success or not generated.is_file():
-        raise RuntimeError(f"dbt docs generate failed: {res.exception}; see {dbt.log_path / 'dbt.log'}")
+        raise PipelineError(f"dbt docs generate failed: {res.exception}; see {dbt.log_path / 'dbt.log'}")
     out = home.root / "reports" / DOCS_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
