@@ -184,8 +184,8 @@ def test_docs_command_writes_a_page_that_opens_offline(built: Home, browser: Any
     requests: list[str] = []
     page = browser.new_page()
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(out.as_uri())
-    page.wait_for_load_state("networkidle")
+    page.goto(out.as_uri() + "#!/model/model.netflix_elt.analytics_netflix_current")
     page.wait_for_function("document.body.innerText.includes('analytics_netflix_current')", timeout=30_000)
+    assert "Exposures" in page.inner_text("body")  # the consumers are listed in the navigation
     remote = [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
     assert remote == [], remote
