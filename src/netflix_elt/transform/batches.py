@@ -23,7 +23,8 @@ from netflix_elt.core.errors import InputError, PipelineError
 from netflix_elt.core.home import Home
 from netflix_elt.core.text import one_line
 from netflix_elt.transform.dbt import Dbt, DbtNodeResult, DbtOutcome
-from netflix_elt.warehouse.connection import MEMORY_LIMIT_ENV, connect, resource_settings, table_exists, utcnow
+from netflix_elt.warehouse import ledger
+from netflix_elt.warehouse.connection import MEMORY_LIMIT_ENV, connect, resource_settings, table_exists
 from netflix_elt.warehouse.ledger import LEDGER_TABLE, TRANSFORMS_TABLE
 
 log = logging.getLogger(__name__)
@@ -129,16 +130,7 @@ def pending_batches(con: duckdb.DuckDBPyConnection) -> list[PendingBatch]:
     already applied: history can take it at its place only by replaying the raw layer (`rebuild`)."""
     return [
         PendingBatch(b, m, src, bool(ak), bool(ad), bool(late))
-        for b, m, src, ak, ad, late in con.execute(
-            f"select b.batch_id, b.mode, b.source_path, coalesce(b.accept_key_changes, false), "
-            "coalesce(b.accept_deletes, false), "
-            f"coalesce(b.as_of < (select max(a.as_of) from {LEDGER_TABLE} a join {TRANSFORMS_TABLE} t "
-            "on t.batch_id = a.batch_id and t.status = 'succeeded'), false) "
-            f"from {LEDGER_TABLE} b where b.status = 'succeeded' and not exists "
-            f"(select 1 from {TRANSFORMS_TABLE} t where t.batch_id = b.batch_id "
-            "and t.status in ('succeeded', 'refused')) "
-            "order by b.as_of, b.batch_seq"
-        ).fetchall()
+        for b, m, src, ak, ad, late in ledger.pending_batch_rows(con)
     ]
 
 
@@ -389,38 +381,29 @@ def _record(home: Home, run_id: str, r: TransformResult, insert: bool = False) -
     con = connect(home)
     try:
         if insert:
-            con.execute(
-                f"insert into {TRANSFORMS_TABLE} (run_id, batch_id, mode, started_at, status) "
-                "values (?, ?, ?, ?, 'running')",
-                [run_id, r.batch_id, r.mode, utcnow()],
-            )
+            ledger.insert_transform(con, run_id, r.batch_id, r.mode)
             return
         c = r.counts
-        values: list[Any] = [
-            r.status,
-            utcnow(),
-            c.staged,
-            c.duplicates_dropped,
-            c.inserted,
-            c.updated,
-            c.unchanged,
-            c.deleted,
-            c.revived,
-            r.tests_passed,
-            r.tests_warned,
-            r.tests_failed,
-            r.message or None,
-            r.key_change_share,
-            r.delete_share,
+        ledger.finish_transform(
+            con,
             run_id,
             r.batch_id,
-        ]
-        con.execute(
-            f"update {TRANSFORMS_TABLE} set status = ?, finished_at = ?, staged_rows = ?, duplicates_dropped = ?, "
-            "inserted = ?, updated = ?, unchanged = ?, deleted = ?, revived = ?, tests_passed = ?, "
-            "tests_warned = ?, tests_failed = ?, message = ?, key_change_share = ?, delete_share = ? "
-            "where run_id = ? and batch_id = ?",
-            values,
+            {
+                "status": r.status,
+                "staged_rows": c.staged,
+                "duplicates_dropped": c.duplicates_dropped,
+                "inserted": c.inserted,
+                "updated": c.updated,
+                "unchanged": c.unchanged,
+                "deleted": c.deleted,
+                "revived": c.revived,
+                "tests_passed": r.tests_passed,
+                "tests_warned": r.tests_warned,
+                "tests_failed": r.tests_failed,
+                "message": r.message or None,
+                "key_change_share": r.key_change_share,
+                "delete_share": r.delete_share,
+            },
         )
     finally:
         con.close()
