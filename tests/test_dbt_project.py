@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from netflix_elt.bi.exports import EXPORT_TABLES
+from netflix_elt.bi.exports import EXPORT_TABLES, KPI_VIEWS
 from netflix_elt.bi.lookml import VIEW_TABLES
 from netflix_elt.core.errors import InputError
 from netflix_elt.core.home import Home
@@ -21,16 +21,7 @@ from netflix_elt.transform.docs import DOCS_FILE, build_docs, external_urls
 
 from conftest import BRIDGES, CANONICAL
 
-KPIS = (
-    "kpi_movies_vs_tv",
-    "kpi_titles_by_year",
-    "kpi_titles_by_country",
-    "kpi_titles_by_rating",
-    "kpi_top_genres",
-    "kpi_genres_over_time",
-    "kpi_country_recent_growth",
-    "kpi_titles_added_by_month",
-)
+KPIS = KPI_VIEWS
 CONTRACTED = ("analytics_netflix_current", "analytics_netflix_history", *BRIDGES, *KPIS)
 CDC_UNIT_TESTS = {
     "changes_classify_a_snapshot_drop",

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from netflix_elt.cli.app import EXIT_FAIL, EXIT_OK, Ctx, echo, guard, need_warehouse, writing
+from netflix_elt.cli.options import lock_opt
 
 
 @click.command()
@@ -92,13 +93,7 @@ def dashboard(state: Ctx) -> int:
 
 
 @click.command()
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(0),
-    default=300,
-    show_default=True,
-    help="Seconds to wait for another run on the same home to finish.",
-)
+@lock_opt
 @click.pass_obj
 @guard
 def docs(state: Ctx, lock_timeout: float) -> int:

@@ -79,14 +79,15 @@ class Home:
             except OSError as exc:
                 if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
                     raise
-                raise HomeNotWritable(
-                    f"{d}: cannot be created ({exc.strerror}); this command writes the home: "
-                    "pass a writable --home (status, verify and schedule only read)"
-                ) from None
+                raise _not_writable(d, "cannot be created", exc.strerror or str(exc)) from None
         if not os.access(self.root, os.W_OK):  # folders that exist already on a read-only mount
             cause = "Read-only file system" if os.statvfs(self.root).f_flag & os.ST_RDONLY else "Permission denied"
-            raise HomeNotWritable(
-                f"{self.root}: cannot be written ({cause}); this command writes the home: "
-                "pass a writable --home (status, verify and schedule only read)"
-            )
+            raise _not_writable(self.root, "cannot be written", cause)
         return self
+
+
+def _not_writable(path: Path, what: str, cause: str) -> HomeNotWritable:
+    return HomeNotWritable(
+        f"{path}: {what} ({cause}); this command writes the home: "
+        "pass a writable --home (status, verify and schedule only read)"
+    )
