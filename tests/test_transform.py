@@ -300,7 +300,7 @@ def test_dbt_unit_tests_pass(home: Home) -> None:
     run(home)
     outcome = Dbt(home).test(["test_type:unit"])
     assert outcome.success
-    assert (outcome.passed, outcome.failed) == (6, 0)  # CDC (3) and the cleaning rules (3)
+    assert (outcome.passed, outcome.failed) == (8, 0)  # CDC (3), the guards' figures (2), cleaning rules (3)
 
 
 def test_the_packaged_project_is_never_written_to(home: Home) -> None:

@@ -29,9 +29,18 @@ from netflix_elt.warehouse.ledger import LEDGER_TABLE, TRANSFORMS_TABLE
 
 log = logging.getLogger(__name__)
 
-# One `dbt build` per batch: staging and its tests (the key-remap guard among them), then, only if
-# they pass, the change set and everything downstream of it.
-SELECT = ["staging_netflix_batch", "staging_netflix_titles", "int_netflix_changes+"]
+# One `dbt build` per batch: staging and its tests, the guards' figures and the guards (tests on
+# them), then, only if they pass, the change set and everything downstream of it.
+SELECT = [
+    "staging_netflix_batch",
+    "staging_netflix_titles",
+    "int_netflix_retitled_keys",
+    "int_netflix_batch_guards",
+    "int_netflix_changes+",
+]
+# What the guards measured (one row) and the retitled keys, as the build computed them.
+GUARDS_MODEL = "int_netflix_batch_guards"
+RETITLED_MODEL = "int_netflix_retitled_keys"
 GUARD_TEST = "assert_keys_not_renumbered"
 DELETE_GUARD_TEST = "assert_deletes_within_threshold"
 
@@ -113,14 +122,23 @@ class TransformResult:
 
 
 @dataclass(frozen=True)
-class KeyRemapCheck:
-    matched: int
-    changed: int
-    examples: list[tuple[str, str, str]]
+class GuardFigures:
+    """What the drop guards measured for the staged batch (dbt's int_netflix_batch_guards)."""
+
+    active: int = 0  # titles not deleted in the current table before the batch
+    listed: int = 0  # keys the batch lists
+    deleted: int = 0  # active titles the batch does not list
+    matched: int = 0  # keys in both
+    retitled: int = 0  # matched keys whose title changed
+    examples: tuple[tuple[str, str, str], ...] = ()  # (show_id, previous title, title), the first 3
 
     @property
-    def share(self) -> float:
-        return self.changed / self.matched if self.matched else 0.0
+    def key_change_share(self) -> float | None:
+        return self.retitled / self.matched if self.matched else None
+
+    @property
+    def delete_share(self) -> float:
+        return self.deleted / self.active if self.active else 0.0
 
 
 def pending_batches(con: duckdb.DuckDBPyConnection) -> list[PendingBatch]:
@@ -194,34 +212,37 @@ def transform_batch(
         faults.checkpoint("transform_started")
         outcome = dbt.build(SELECT, variables)
         faults.checkpoint("after_dbt_build")
-        if any(r.name == GUARD_TEST and r.status == "fail" for r in outcome.results):
+        refused_by = {r.name for r in outcome.results if r.status == "fail"} & {GUARD_TEST, DELETE_GUARD_TEST}
+        figures = guard_figures(home, examples=GUARD_TEST in refused_by) if outcome.success or refused_by else None
+        if figures is not None:
+            result.key_change_share = figures.key_change_share
+        if GUARD_TEST in refused_by and figures is not None:
             # dbt stopped before the change set: staging holds the batch, current is untouched.
-            guard = key_remap_check(home)
-            result.key_change_share = guard.share
-            examples = "; ".join(f"{sid}: {old!r} -> {new!r}" for sid, old, new in guard.examples)
+            share = figures.key_change_share or 0.0
+            examples = "; ".join(f"{sid}: {old!r} -> {new!r}" for sid, old, new in figures.examples)
             raise KeyRemapRefused(
-                f"{name}: batch {batch_id} refused: {guard.changed:,} of {guard.matched:,} matched show_ids "
-                f"({guard.share:.0%}) changed title, more than the {options.key_change_threshold:.0%} allowed: "
+                f"{name}: batch {batch_id} refused: {figures.retitled:,} of {figures.matched:,} matched show_ids "
+                f"({share:.0%}) changed title, more than the {options.key_change_threshold:.0%} allowed: "
                 f"the drop looks renumbered (e.g. {examples}); current and history were left as they were "
                 "and the batch will not be retried. "
                 f"To apply it anyway: {again.format(flag='--accept-key-changes')}",
                 batch_id,
                 batch.source,
             )
-        if any(r.name == DELETE_GUARD_TEST and r.status == "fail" for r in outcome.results):
-            d = delete_check(home)
-            result.delete_share = d.share
+        if DELETE_GUARD_TEST in refused_by and figures is not None:
+            result.key_change_share = None
+            result.delete_share = figures.delete_share
             raise DeletesRefused(
-                f"{name}: batch {batch_id} refused: it would delete {d.deleted:,} of {d.active:,} active titles "
-                f"({d.share:.0%}) and lists {d.listed:,}, more than the {options.max_delete_ratio:.0%} "
-                "allowed (--max-delete-ratio): a truncated or partial drop? Current and history were left "
-                "as they were and the batch will not be retried. "
+                f"{name}: batch {batch_id} refused: it would delete {figures.deleted:,} of {figures.active:,} "
+                f"active titles ({figures.delete_share:.0%}) and lists {figures.listed:,}, more than the "
+                f"{options.max_delete_ratio:.0%} allowed (--max-delete-ratio): a truncated or partial drop? "
+                "Current and history were left as they were and the batch will not be retried. "
                 f"If the deletions are real: {again.format(flag='--accept-deletes')}",
                 batch_id,
                 batch.source,
             )
         _require(outcome, result, "build")
-        result.counts, result.key_change_share = _cdc_counts(home, batch_id)
+        result.counts = _cdc_counts(home, batch_id)
         if result.key_change_share is not None and result.key_change_share > options.key_change_threshold:
             result.warnings.append(
                 f"key-remap guard overridden: {result.key_change_share:.0%} of matched keys changed title"
@@ -247,35 +268,6 @@ def transform_batch(
     return result
 
 
-@dataclass(frozen=True)
-class DeleteCheck:
-    active: int
-    listed: int
-    deleted: int
-
-    @property
-    def share(self) -> float:
-        return self.deleted / self.active if self.active else 0.0
-
-
-def delete_check(home: Home) -> DeleteCheck:
-    """What the mass-deletion guard measured: active titles, titles the staged batch lists, and
-    active titles it does not list."""
-    con = connect(home)
-    try:
-        if not table_exists(con, "analytics_netflix_current"):
-            return DeleteCheck(0, 0, 0)
-        row = con.execute(
-            "select (select count(*) from analytics_netflix_current where not is_deleted), "
-            "(select count(*) from staging_netflix_titles where show_id is not null), "
-            "(select count(*) from analytics_netflix_current c where not c.is_deleted and not exists "
-            "(select 1 from staging_netflix_titles s where s.show_id = c.show_id))"
-        ).fetchone()
-    finally:
-        con.close()
-    return DeleteCheck(*(int(x) for x in row)) if row else DeleteCheck(0, 0, 0)
-
-
 def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
     result.tests_passed += outcome.passed
     result.tests_warned += outcome.warned
@@ -294,51 +286,40 @@ def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
         )
 
 
-def key_remap_check(home: Home) -> KeyRemapCheck:
-    """Among keys in both the staged batch and the current (not deleted) titles, how many changed
-    title. The 2020 and 2021 releases renumbered show_ids: 0 of 7,775 shared titles kept theirs."""
+def guard_figures(home: Home, *, examples: bool = False) -> GuardFigures:
+    """The figures the build's guards judged (dbt's int_netflix_batch_guards), and with `examples`
+    the first three retitled keys: read back, never recomputed."""
     con = connect(home)
     try:
-        if not table_exists(con, "analytics_netflix_current"):
-            return KeyRemapCheck(0, 0, [])
-        joined = (
-            "from staging_netflix_titles s join analytics_netflix_current c on s.show_id = c.show_id "
-            "where not c.is_deleted"
-        )
-        changed = "lower(s.title) is distinct from lower(c.title)"
-        row = con.execute(f"select count(*), count(*) filter (where {changed}) {joined}").fetchone()
-        examples = con.execute(
-            f"select s.show_id, c.title, s.title {joined} and {changed} order by s.show_id limit 3"
-        ).fetchall()
+        if not table_exists(con, GUARDS_MODEL):
+            return GuardFigures()
+        row = con.execute(
+            f"select active_titles, listed_titles, deleted_titles, matched_keys, retitled_keys from {GUARDS_MODEL}"
+        ).fetchone()
+        first = f"select show_id, previous_title, title from {RETITLED_MODEL} order by show_id limit 3"
+        shown = con.execute(first).fetchall() if examples else []
     finally:
         con.close()
-    matched, n_changed = (int(row[0]), int(row[1])) if row else (0, 0)
-    return KeyRemapCheck(matched, n_changed, [(str(a), str(b), str(c)) for a, b, c in examples])
+    if row is None:
+        return GuardFigures()
+    active, listed, deleted, matched, retitled = (int(x) for x in row)
+    return GuardFigures(
+        active, listed, deleted, matched, retitled, tuple((str(a), str(b), str(c)) for a, b, c in shown)
+    )
 
 
 # What a batch changed, for its first successful transform: the current table's rows it changed
-# last, and their previous versions in the history (for the titles the key-remap guard compares).
-# The change set would not do: a build stopped after it updated the current table and run again
-# finds nothing left to change.
+# last. The change set would not do: a build stopped after it updated the current table and run
+# again finds nothing left to change.
 _APPLIED_BY_TYPE = (
     "select last_change_type, count(*) from analytics_netflix_current where last_changed_batch_id = ? group by 1"
 )
-_APPLIED_RETITLED = (
-    "select count(*) from analytics_netflix_history h join analytics_netflix_history p "
-    "on p.show_id = h.show_id and p.valid_to = h.valid_from "
-    "where h.batch_id = ? and h.change_type = 'update' and lower(h.title) is distinct from lower(p.title)"
-)
 # What this build changed: for a batch transformed again after it succeeded (nothing, normally).
 _CHANGES_BY_TYPE = "select change_type, count(*) from int_netflix_changes group by 1"
-_CHANGES_RETITLED = (
-    "select count(*) from int_netflix_changes "
-    "where change_type = 'update' and lower(title) is distinct from lower(previous_title)"
-)
 
 
-def _cdc_counts(home: Home, batch_id: str) -> tuple[CdcCounts, float | None]:
-    """The batch's CDC counts, and the share of matched keys (in the current table, not deleted)
-    whose title changed: what the key-remap guard measured. For the batch's first successful
+def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
+    """The batch's CDC counts, read from what dbt built. For the batch's first successful
     transform, what the batch applied (also when an interrupted build of it had applied part);
     for a batch transformed again, what this build changed."""
     con = connect(home)
@@ -346,11 +327,8 @@ def _cdc_counts(home: Home, batch_id: str) -> tuple[CdcCounts, float | None]:
         again = _scalar(
             con, f"select count(*) from {TRANSFORMS_TABLE} where batch_id = ? and status = 'succeeded'", [batch_id]
         )
-        by_type_sql, retitled_sql, params = (
-            (_CHANGES_BY_TYPE, _CHANGES_RETITLED, []) if again else (_APPLIED_BY_TYPE, _APPLIED_RETITLED, [batch_id])
-        )
+        by_type_sql, params = (_CHANGES_BY_TYPE, []) if again else (_APPLIED_BY_TYPE, [batch_id])
         by_type = dict(con.execute(by_type_sql, params).fetchall())
-        retitled = _scalar(con, retitled_sql, params)
         row = con.execute(
             "select count(*) filter (where show_id is not null), "
             f"(select rows_loaded from {LEDGER_TABLE} where batch_id = ?) - count(*) from staging_netflix_titles",
@@ -368,8 +346,7 @@ def _cdc_counts(home: Home, batch_id: str) -> tuple[CdcCounts, float | None]:
         duplicates_dropped=dropped,
     )
     c.unchanged = staged - c.inserted - c.updated - c.revived
-    matched = c.updated + c.unchanged
-    return c, (retitled / matched if matched else None)
+    return c
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:

@@ -6,6 +6,8 @@
 -- `prior_state.analytics_netflix_current` (see _sources.yml), not through ref(), which would be a
 -- cycle: the current table is built from this model. Before the first build it does not exist yet
 -- and every key is an insert. As a source, a unit test can give its rows.
+-- It waits for the drop guards (tests on int_netflix_batch_guards): a refused drop changes nothing.
+-- depends_on: {{ ref('int_netflix_batch_guards') }}
 
 {%- set current = source('prior_state', 'analytics_netflix_current') %}
 {%- set current_exists = relation_exists(current) %}
