@@ -97,7 +97,11 @@ def test_status_and_monitor_answer_while_a_run_writes(runner: CliRunner, loaded:
         as_json = json.loads(invoke(runner, home, "status", "--json").stdout)
         assert as_json["source"] == "published state"
         assert as_json["in_progress"]["run_id"] == "writer-run"
-        assert {c["check"] for c in as_json["checks"]} >= {"freshness", "reconcile_current", "unique:show_id"}
+        assert {c["check"] for c in as_json["checks"]} >= {
+            "freshness",
+            "reconcile_current",
+            "dbt:unique_analytics_netflix_current_show_id",
+        }
 
         monitor = invoke(runner, home, "monitor")
         assert monitor.exit_code == 0, monitor.output
@@ -122,12 +126,12 @@ def test_a_failed_check_is_still_reported_while_a_run_writes(runner: CliRunner, 
     con = duckdb.connect(str(home.warehouse))
     con.execute("update analytics_netflix_current set title = null where show_id = 's1'")
     con.close()
-    assert invoke(runner, home, "monitor", "--no-dbt").exit_code == 1  # stores and publishes the failure
+    assert invoke(runner, home, "monitor").exit_code == 1  # dbt finds it; stores and publishes the failure
     writer = Writer(home)
     try:
         monitor = invoke(runner, home, "monitor")
         assert monitor.exit_code == 1
-        assert "check    FAIL not_null:title" in monitor.stdout
+        assert "check    FAIL dbt:not_null_analytics_netflix_current_title" in monitor.stdout
     finally:
         writer.release()
 

@@ -161,7 +161,7 @@ def test_run_without_a_new_batch_stores_only_the_cheap_checks(runner: CliRunner,
     first = run_pipeline(home)
     assert first.report is not None and first.report.full
     full_checks = {r.check for r in first.report.results}
-    assert full_checks > CHEAP_CHECKS and "reconcile_raw_batch" in full_checks
+    assert full_checks > CHEAP_CHECKS and "reconcile_current" in full_checks
 
     noop = run_pipeline(home)  # the bundled sample again: skipped
     assert noop.loaded == [] and noop.report is not None and not noop.report.full
@@ -190,7 +190,7 @@ def test_run_without_a_new_batch_stores_only_the_cheap_checks(runner: CliRunner,
     assert monitor.exit_code == 0, monitor.output
     run_id = scalar(home, "select run_id from dq_results order by checked_at desc limit 1")
     stored = {c for (c,) in query(home, 'select "check" from dq_results where run_id = ?', [run_id])}
-    assert "reconcile_raw_batch" in stored and "not_null:title" in stored and stored > CHEAP_CHECKS
+    assert "reconcile_current" in stored and "null_rate:director" in stored and stored > CHEAP_CHECKS
 
 
 def test_damage_is_still_reported_by_a_run_without_a_new_batch(home: Home) -> None:
@@ -198,7 +198,9 @@ def test_damage_is_still_reported_by_a_run_without_a_new_batch(home: Home) -> No
     run_pipeline(home)
     con = connect(home)
     try:
-        con.execute("update dq_results set status = 'fail' where \"check\" = 'not_null:title'")
+        con.execute(
+            "update dq_results set status = 'fail' where \"check\" = 'dbt:not_null_analytics_netflix_current_title'"
+        )
     finally:
         con.close()
     noop = run_pipeline(home)

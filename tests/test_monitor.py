@@ -60,18 +60,18 @@ def test_healthy_run_passes_every_check(runner: CliRunner, loaded: Home) -> None
     assert not [c for c, (st, _) in got.items() if st in ("warn", "fail")]
     for name in (
         "freshness",
-        "reconcile_raw_batch",
         "reconcile_current",
-        "not_null:title",
-        "unique:show_id",
-        "accepted_values:type",
-        "accepted_values:rating",
         "schema_drift",
         "key_remap_guard",
         "dbt:unique_analytics_netflix_current_show_id",
+        "dbt:not_null_analytics_netflix_current_title",
+        "dbt:accepted_values_staging_netflix_titles_type__Movie__TV_Show",
         "dbt:assert_staging_reconciles_with_ledger",
+        "dbt:assert_keys_not_renumbered",
     ):
         assert got[name][0] == "pass", name
+    # one home per check: dbt owns the row-level tests, none is run again in Python
+    assert not {"not_null:title", "unique:show_id", "accepted_values:type", "reconcile_raw_batch"} & set(got)
     assert query(home, "select command, status, batches_loaded, inserted, checks_failed from etl_runs") == [
         ("run", "succeeded", 1, 8807, 0)
     ]
@@ -89,8 +89,14 @@ def test_healthy_run_passes_every_check(runner: CliRunner, loaded: Home) -> None
 @pytest.mark.parametrize(
     ("damage", "check"),
     [
-        ("update analytics_netflix_current set title = null where show_id = 's1'", "not_null:title"),
-        ("update analytics_netflix_current set show_id = 's1' where show_id = 's2'", "unique:show_id"),
+        (
+            "update analytics_netflix_current set title = null where show_id = 's1'",
+            "dbt:not_null_analytics_netflix_current_title",
+        ),
+        (
+            "update analytics_netflix_current set show_id = 's1' where show_id = 's2'",
+            "dbt:unique_analytics_netflix_current_show_id",
+        ),
         ("update analytics_netflix_current set is_deleted = true where show_id = 's3'", None),
     ],
     ids=["null-title", "duplicated-key", "deleted-without-batch"],
@@ -98,7 +104,8 @@ def test_healthy_run_passes_every_check(runner: CliRunner, loaded: Home) -> None
 def test_fail_level_checks_exit_1(runner: CliRunner, loaded: Home, damage: str, check: str | None) -> None:
     home = loaded
     sql(home, damage)
-    result = invoke(runner, home, "monitor", "--no-dbt")
+    # dbt's tests find row-level damage; the reconciliation is netflix-elt's own check
+    result = invoke(runner, home, "monitor", *(["--no-dbt"] if check is None else []))
     if check is None:  # a soft delete no batch made still reconciles (active + deleted = seen): exit 0
         assert result.exit_code == 0, result.output
         return
@@ -110,12 +117,19 @@ def test_fail_level_checks_exit_1(runner: CliRunner, loaded: Home, damage: str, 
     assert f"check {check} FAIL" in log
 
 
-def test_dbt_tests_are_collected_into_dq_results(runner: CliRunner, loaded: Home) -> None:
+def test_dbt_failures_stay_reported_by_checks_that_do_not_run_dbt(runner: CliRunner, loaded: Home) -> None:
+    """dbt owns the row-level tests: `monitor --no-dbt` does not run them again, but reports their
+    last result on the batch, so a failure dbt found keeps failing until dbt passes again."""
     home = loaded
     sql(home, "update analytics_netflix_current set title = null where show_id = 's1'")
-    result = invoke(runner, home, "monitor")
-    assert result.exit_code == 1
+    assert invoke(runner, home, "monitor").exit_code == 1
     assert checks(home)["dbt:not_null_analytics_netflix_current_title"] == ("fail", "fail")
+    cheap = invoke(runner, home, "monitor", "--no-dbt")
+    assert cheap.exit_code == 1, cheap.output
+    assert "check    FAIL dbt:not_null_analytics_netflix_current_title" in cheap.stdout
+    assert "dbt:not_null_analytics_netflix_current_title" not in checks(home)  # carried, not stored again
+    sql(home, "update analytics_netflix_current set title = 'Dick Johnson Is Dead' where show_id = 's1'")
+    assert invoke(runner, home, "monitor").exit_code == 0
 
 
 def test_stale_ingestion_warns_then_fails(runner: CliRunner, loaded: Home) -> None:

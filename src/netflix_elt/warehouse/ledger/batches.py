@@ -1,11 +1,9 @@
-"""The ledger: every table name and every statement on the bookkeeping tables (`etl_batches`,
-`etl_transforms`, `etl_runs`, `dq_results`), with the one definition of each "latest" the stages
-ask for. Batches are ordered by their as-of, then their sequence; runs and check results by their
-sequence; never by the wall clock.
-"""
+"""etl_batches: one row per ingestion of a drop. Its sequence and as-of (never the wall clock)
+order batches; "latest" means the newest by as-of, then sequence."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,14 +13,10 @@ import duckdb
 
 from netflix_elt.core.clock import utcnow
 from netflix_elt.core.home import Home
-from netflix_elt.warehouse.connection import fetch_dicts, table_exists
+from netflix_elt.warehouse.connection import fetch_dicts
+from netflix_elt.warehouse.ledger.tables import LEDGER_TABLE, RAW_TABLE, TRANSFORMS_TABLE, _one
 
 log = logging.getLogger(__name__)
-RAW_TABLE = "raw_netflix_titles"
-LEDGER_TABLE = "etl_batches"
-TRANSFORMS_TABLE = "etl_transforms"
-DQ_TABLE = "dq_results"
-RUNS_TABLE = "etl_runs"
 
 
 AS_OF_STEP = timedelta(microseconds=1)
@@ -77,52 +71,6 @@ def _remove_quietly(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError as exc:  # pragma: no cover - permissions on a user's disk
         log.warning("could not remove %s: %s", path, exc)
-
-
-# the latest result of a check; of two stored at once (two batches in one run), the worse
-# Newest by the sequence each stored set of results gets (the clock may have stepped since).
-_NEWEST_WORST = (
-    "result_seq desc nulls last, checked_at desc, case status when 'fail' then 0 when 'warn' then 1 else 2 end"
-)
-
-
-_RESULT_COLUMNS = (
-    'run_id, batch_id, "check", "table", severity, status, observed, threshold, message, checked_at, result_seq'
-)
-
-
-def latest_results(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The current answer of every check: its latest stored result for the batch checked last
-    (a run with no new batch stores only the cheap checks; the others keep their last result)."""
-    if not table_exists(con, DQ_TABLE):
-        return []
-    return fetch_dicts(
-        con,
-        f"select {_RESULT_COLUMNS} from {DQ_TABLE} "
-        f"where batch_id is not distinct from (select batch_id from {DQ_TABLE} "
-        "order by result_seq desc nulls last, checked_at desc limit 1) "
-        f'qualify row_number() over (partition by "check" order by {_NEWEST_WORST}) = 1 '
-        "order by case status when 'fail' then 0 when 'warn' then 1 else 2 end, \"check\"",
-    )
-
-
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
-    row = con.execute(sql, params or []).fetchone()
-    return row[0] if row else None
-
-
-def latest_transform(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    """The newest succeeded transform: of the latest batch in as-of order, by its run's sequence.
-    A replay (a late drop, `rebuild`) transforms the latest batch again in a new run, so the
-    (batch_id, run_id) pair tells whether what was published still reflects the warehouse."""
-    rows = fetch_dicts(
-        con,
-        f"select t.batch_id, t.run_id, t.finished_at, t.inserted, t.updated, t.unchanged, t.deleted, t.revived, "
-        f"b.source_path, b.rows_loaded from {TRANSFORMS_TABLE} t join {LEDGER_TABLE} b using (batch_id) "
-        f"left join {RUNS_TABLE} r using (run_id) where t.status = 'succeeded' "
-        "order by b.as_of desc, b.batch_seq desc, r.run_seq desc nulls last, t.finished_at desc limit 1",
-    )
-    return rows[0] if rows else None
 
 
 def latest_ingestion(con: duckdb.DuckDBPyConnection) -> datetime | None:
@@ -271,97 +219,29 @@ def pending_batch_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
-# -- etl_transforms: one row per transform of a batch in a run ----------------------------------
-
-
-def insert_transform(con: duckdb.DuckDBPyConnection, run_id: str, batch_id: str, mode: str) -> None:
-    """A transform's row, 'running'."""
-    con.execute(
-        f"insert into {TRANSFORMS_TABLE} (run_id, batch_id, mode, started_at, status) values (?, ?, ?, ?, 'running')",
-        [run_id, batch_id, mode, utcnow()],
+def rows_loaded(con: duckdb.DuckDBPyConnection, batch_ids: list[str | None]) -> dict[str, int]:
+    """Rows loaded by each of the batches (those that exist)."""
+    return dict(
+        con.execute(
+            f"select batch_id, rows_loaded from {LEDGER_TABLE} where list_contains(?, batch_id)", [batch_ids]
+        ).fetchall()
     )
 
 
-TRANSFORM_OUTCOME_COLUMNS = (
-    "status",
-    "staged_rows",
-    "duplicates_dropped",
-    "inserted",
-    "updated",
-    "unchanged",
-    "deleted",
-    "revived",
-    "tests_passed",
-    "tests_warned",
-    "tests_failed",
-    "message",
-    "key_change_share",
-    "delete_share",
-)
+def column_mapping(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, str]:
+    """How the batch's header mapped onto the canonical columns (`_extra` for an unknown one)."""
+    raw = _one(con, f"select column_mapping from {LEDGER_TABLE} where batch_id = ?", [batch_id])
+    mapping: dict[str, str] = json.loads(raw) if raw else {}
+    return mapping
 
 
-def finish_transform(con: duckdb.DuckDBPyConnection, run_id: str, batch_id: str, outcome: dict[str, Any]) -> None:
-    """A transform's outcome (`outcome`: TRANSFORM_OUTCOME_COLUMNS by name), finished now."""
-    values = [outcome[c] for c in TRANSFORM_OUTCOME_COLUMNS]
-    con.execute(
-        f"update {TRANSFORMS_TABLE} set status = ?, finished_at = ?, staged_rows = ?, duplicates_dropped = ?, "
-        "inserted = ?, updated = ?, unchanged = ?, deleted = ?, revived = ?, tests_passed = ?, "
-        "tests_warned = ?, tests_failed = ?, message = ?, key_change_share = ?, delete_share = ? "
-        "where run_id = ? and batch_id = ?",
-        [values[0], utcnow(), *values[1:], run_id, batch_id],
+def keys_seen(con: duckdb.DuckDBPyConnection) -> int:
+    """Distinct keys in the raw batches that were applied: every one is a row of the current table."""
+    return int(
+        _one(
+            con,
+            f"select count(distinct nullif(trim(show_id), '')) from {RAW_TABLE} where _batch_id in "
+            f"(select batch_id from {TRANSFORMS_TABLE} where status = 'succeeded')",
+        )
+        or 0
     )
-
-
-# -- etl_runs: one row per command run (run, ingest, monitor, rebuild) ---------------------------
-
-
-RUN_COLUMNS = (
-    "run_id",
-    "command",
-    "started_at",
-    "finished_at",
-    "status",
-    "batches_loaded",
-    "batches_skipped",
-    "batches_rejected",
-    "batches_transformed",
-    "inserted",
-    "updated",
-    "unchanged",
-    "deleted",
-    "revived",
-    "checks_passed",
-    "checks_warned",
-    "checks_failed",
-    "duration_s",
-    "message",
-)
-
-
-def upsert_run(con: duckdb.DuckDBPyConnection, values: list[Any]) -> None:
-    """Write a run's row, again as it goes (`values`: RUN_COLUMNS in order). The run keeps its
-    run_seq when its row is rewritten: its place in order, never the clock's."""
-    if len(values) != len(RUN_COLUMNS):
-        raise ValueError(f"a run row has {len(RUN_COLUMNS)} values, not {len(values)}")
-    con.execute(
-        f"insert or replace into {RUNS_TABLE} values ({', '.join('?' for _ in RUN_COLUMNS)}, "
-        f"coalesce((select run_seq from {RUNS_TABLE} where run_id = ?), "
-        f"(select coalesce(max(run_seq), 0) + 1 from {RUNS_TABLE})))",
-        [*values, values[0]],
-    )
-
-
-def close_interrupted(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
-    """Mark the run and transform rows still 'running' failed (left by a process that died);
-    returns (table, rows marked) for each table where there were any."""
-    marked = []
-    for table in (RUNS_TABLE, TRANSFORMS_TABLE):
-        n = con.execute(
-            f"update {table} set status = 'failed', finished_at = ?, "
-            "message = coalesce(message, 'interrupted before it finished (the process was killed)') "
-            "where status = 'running'",
-            [utcnow()],
-        ).fetchone()
-        if n and n[0]:
-            marked.append((table, int(n[0])))
-    return marked
