@@ -182,7 +182,7 @@ def _tests(entry: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
             yield test, {}
         elif isinstance(test, dict) and len(test) == 1:
             ((name, body),) = test.items()
-            body = body or {}
+            body = body if isinstance(body, dict) else {}
             yield str(name), {**body, **(body.get("arguments") or {})}
 
 
