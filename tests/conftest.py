@@ -4,6 +4,7 @@ import ctypes
 import errno
 import gzip
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 
 from bq_emulator import bq_emulator
 from netflix_elt.core.home import Home
+from netflix_elt.transform import registry
 
 REPO = Path(__file__).resolve().parents[1]
 CARRIED = Path(__file__).resolve().parent / "data"  # the real files, carried by the repo (README there)
@@ -143,7 +145,51 @@ def tmpfs() -> Iterator[Tmpfs]:
             mounts.unmount(path)
 
 
-BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
+BRIDGES = registry.BRIDGES  # by name: cast, countries, directors, genres
+
+
+def dbt_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, project: Path | None = None) -> dict[str, Any]:
+    """manifest.json of a real, fresh `dbt parse` (in-process) of `project` (default: the packaged
+    one), with target and logs under tmp_path."""
+    from dbt.cli.main import dbtRunner
+
+    from netflix_elt.transform.dbt import project_dir
+
+    monkeypatch.setenv("NETFLIX_ELT_WAREHOUSE", str(tmp_path / "netflix_dw.duckdb"))
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    folder = str(project or project_dir())
+    res = dbtRunner().invoke(
+        [
+            "parse",
+            "--project-dir",
+            folder,
+            "--profiles-dir",
+            folder,
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--no-partial-parse",
+            "--log-level",
+            "none",
+        ]
+    )
+    assert res.success, res.exception
+    return json.loads((tmp_path / "target" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def drop_models_except(warehouse: Path, keep: tuple[str, ...]) -> list[str]:
+    """Drop every model of the dbt project from `warehouse` but `keep` (the sources, the ledger and
+    the snapshot stay): what a BI output must still produce from, if its exposure is right."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        kinds = dict(con.execute("select table_name, table_type from information_schema.tables").fetchall())
+        dropped = [m for m in registry.project().models if m in kinds and m not in keep]
+        for name in sorted(dropped, key=lambda m: kinds[m] != "VIEW"):  # views first
+            con.execute(f"drop {'view' if kinds[name] == 'VIEW' else 'table'} {name}")
+    finally:
+        con.close()
+    return dropped
 
 
 def netflix_elt_process(home: Path, *args: Any, prefix: list[str] | None = None, timeout: float = 900) -> str:

@@ -14,14 +14,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from netflix_elt.bi import exports
 from netflix_elt.bi.exports import EXPORT_TABLES, KPI_VIEWS, ORDER_BY, PARQUET_ONLY, export_tables
 from netflix_elt.bi.lookml import VIEW_TABLES, LookmlOptions, generate_lookml, validate_lookml
 from netflix_elt.cli.main import cli
 from netflix_elt.core.errors import InputError
 from netflix_elt.core.home import Home
 from netflix_elt.ops.pipeline import run_pipeline
+from netflix_elt.transform.registry import CURRENT
 
-from conftest import query
+from conftest import drop_models_except, query
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +94,9 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_kpi_exports_are_written_in_rank_or_time_order(built: Home, tmp_path: Path) -> None:
-    assert set(RANKINGS) | set(SERIES) == set(KPI_VIEWS) and set(ORDER_BY) == set(EXPORT_TABLES)
+    # Every KPI with a sort order is checked here; a KPI without one is written in `order by all`.
+    assert set(RANKINGS) | set(SERIES) == set(ORDER_BY) - {CURRENT} == set(KPI_VIEWS)
+    assert set(ORDER_BY) <= set(EXPORT_TABLES)
     out = tmp_path / "out"
     export_tables(built, out)
     for table, (count, name) in RANKINGS.items():
@@ -114,6 +118,29 @@ def test_kpi_exports_are_written_in_rank_or_time_order(built: Home, tmp_path: Pa
         assert got == [tuple(v if v is not None else "" for v in w) for w in warehouse], table
         parquet = duckdb.execute(f"select {cols} from read_parquet(?)", [str(out / f"{table}.parquet")])
         assert parquet.fetchall() == warehouse, table
+
+
+def test_an_export_without_a_sort_order_is_written_in_order_by_all(
+    built: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(exports.ORDER_BY, "kpi_top_genres")  # as a KPI just added to the exposure
+    export_tables(built, tmp_path / "out")
+    rows = [(r["genre"], int(r["total_titles"])) for r in _csv_rows(tmp_path / "out" / "kpi_top_genres.csv")]
+    assert rows == query(built, "select genre, total_titles from kpi_top_genres order by all")
+
+
+def test_exports_and_lookml_read_nothing_outside_their_exposures(built: Home, tmp_path: Path) -> None:
+    """From a warehouse holding only the models of its exposure, each output is the same."""
+    full = export_tables(built, tmp_path / "full-exports")
+    generate_lookml(built, tmp_path / "full-lookml")
+    only_exports = _copy_of(built, tmp_path / "exports-only")
+    assert drop_models_except(only_exports.warehouse, EXPORT_TABLES)
+    trimmed = export_tables(only_exports, tmp_path / "exports")
+    assert trimmed["tables"] == full["tables"]
+    only_lookml = _copy_of(built, tmp_path / "lookml-only")
+    assert drop_models_except(only_lookml.warehouse, VIEW_TABLES)
+    for path in generate_lookml(only_lookml, tmp_path / "lookml"):
+        assert path.read_text() == (tmp_path / "full-lookml" / path.name).read_text(), path.name
 
 
 def test_month_added_is_exported_as_a_date(built: Home, tmp_path: Path) -> None:

@@ -193,6 +193,15 @@ def test_every_table_reads_back_equal_to_its_parquet_file(bq_endpoint, dataset, 
     assert_tables_equal_parquet(bq_endpoint, dataset, exports)
 
 
+def test_tables_loads_just_those_in_that_order(bq_endpoint, dataset, exports):
+    """`export --bigquery` loads the `bigquery` exposure's tables (tables=BIGQUERY_TABLES): only
+    those, in that order; one the manifest does not list is an input error before any load."""
+    loaded = load_exports(exports, dataset, endpoint=bq_endpoint[0], tables=("kpi_movies_vs_tv", "empty_table"))
+    assert [t.table for t in loaded] == ["kpi_movies_vs_tv", "empty_table"]
+    with pytest.raises(InputError, match=r"manifest\.json: no table kpi_top_genres to load; re-run `netflix-elt"):
+        load_exports(exports, dataset, endpoint="http://127.0.0.1:9", tables=("kpi_movies_vs_tv", "kpi_top_genres"))
+
+
 def test_schema_follows_the_manifest_column_order_and_types(bq_endpoint, dataset, exports):
     load_exports(exports, dataset, endpoint=bq_endpoint[0])
     client = _client(bq_endpoint)

@@ -31,11 +31,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from netflix_elt.bi.exports import KPI_VIEWS
 from netflix_elt.cli.main import cli
 from netflix_elt.core.faults import ENV as FAULT_ENV
 from netflix_elt.core.faults import READY_ENV
 from netflix_elt.core.home import Home
+from netflix_elt.transform.registry import BRIDGES, kpi_models
 
 from conftest import CANONICAL
 
@@ -69,8 +69,7 @@ ALL_POINTS = INGEST_POINTS + BUILD_POINTS + AFTER_BUILD_POINTS
 TRANSFORMED_AT = ALL_POINTS.index("after_transform")  # from here on the killed run recorded the transform
 PUBLISHED_AT = ALL_POINTS.index("dashboard_before_replace:dashboard.html")  # exports' manifest written
 
-BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
-KPIS = KPI_VIEWS
+KPIS = kpi_models()
 SUBPROCESS_TIMEOUT = 300
 
 

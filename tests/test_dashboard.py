@@ -16,12 +16,13 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from netflix_elt.bi.dashboard import _last_full_year, _spread, build_dashboard, donut_chart, hbar_chart
+from netflix_elt.bi.dashboard.data import KPI_FIELDS, TABLES, _collect
 from netflix_elt.core.errors import InputError
 from netflix_elt.core.home import Home
 from netflix_elt.ops.pipeline import run_pipeline
 from netflix_elt.warehouse.connection import connect
 
-from conftest import query, scalar
+from conftest import drop_models_except, query, scalar
 
 # Set to a path to keep a copy of the full-page screenshot (for a person, or a CI artifact).
 SCREENSHOT_COPY = os.environ.get("NETFLIX_ELT_DASHBOARD_SCREENSHOT")
@@ -506,6 +507,22 @@ def test_empty_check_and_run_history(home_copy: Home, tmp_path: Path) -> None:
     assert "http://" not in text and "https://" not in text and "//cdn" not in text
     assert "Content-Security-Policy" in text
     assert not [p for p in out.parent.iterdir() if p.name != out.name], "a temporary file was left behind"
+
+
+def test_the_dashboard_reads_nothing_outside_its_exposure(built_home: Home, home_copy: Home, tmp_path: Path) -> None:
+    """From a warehouse holding only the models of the offline_dashboard exposure (and the ledger),
+    the page shows the same catalog figures: the exposure lists everything the page reads."""
+    assert drop_models_except(home_copy.warehouse, TABLES)
+    figures = []
+    for home in (built_home, home_copy):
+        con = connect(home, read_only=True)
+        try:
+            data = _collect(con)
+        finally:
+            con.close()
+        figures.append({name: getattr(data, name) for name in KPI_FIELDS})
+    assert figures[0] == figures[1] and figures[0]["top_genres"]
+    assert build_dashboard(home_copy, tmp_path / "board.html", use_cache=False).is_file()
 
 
 def test_no_transformed_data_is_an_input_error(tmp_path: Path) -> None:

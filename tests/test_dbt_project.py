@@ -4,25 +4,27 @@ resolves to what its consumer reads, and the docs build into one HTML file."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from netflix_elt.bi.exports import EXPORT_TABLES, KPI_VIEWS
+from netflix_elt.bi.bigquery import BIGQUERY_TABLES
+from netflix_elt.bi.dashboard.data import TABLES as DASHBOARD_TABLES
+from netflix_elt.bi.exports import EXPORT_TABLES
 from netflix_elt.bi.lookml import VIEW_TABLES
 from netflix_elt.core.errors import InputError
 from netflix_elt.core.home import Home
 from netflix_elt.ops.pipeline import run_pipeline
-from netflix_elt.transform.dbt import Dbt, project_dir
+from netflix_elt.transform.dbt import Dbt
 from netflix_elt.transform.docs import DOCS_FILE, build_docs, external_urls
+from netflix_elt.transform.registry import BRIDGES, CURRENT, HISTORY, kpi_models
+from netflix_elt.warehouse.ledger import LEDGER_TABLE
 
-from conftest import BRIDGES, CANONICAL
+from conftest import CANONICAL, dbt_parse
 
-KPIS = KPI_VIEWS
-CONTRACTED = ("analytics_netflix_current", "analytics_netflix_history", *BRIDGES, *KPIS)
+CONTRACTED = (CURRENT, HISTORY, *BRIDGES, *kpi_models())
 CDC_UNIT_TESTS = {
     "changes_classify_a_snapshot_drop",
     "changes_of_a_delta_drop_delete_nothing",
@@ -77,7 +79,7 @@ def test_the_published_models_have_enforced_contracts_matching_the_warehouse(bui
     finally:
         con.close()
     # Contracts on incremental models need on_schema_change append_new_columns or fail.
-    for name in ("analytics_netflix_current", *BRIDGES):
+    for name in (CURRENT, *BRIDGES):
         assert models[name].config.materialized == "incremental", name
         assert models[name].config.on_schema_change == "fail", name
 
@@ -90,40 +92,13 @@ def test_every_bridge_has_a_relationships_test_to_the_current_table(tmp_path: Pa
         if node.resource_type == "test" and meta is not None and meta.name == "relationships":
             kwargs = meta.kwargs
             assert kwargs["column_name"] == "show_id" and kwargs["field"] == "show_id"
-            assert "analytics_netflix_current" in kwargs["to"]
+            assert CURRENT in kwargs["to"]
             tied.add(node.attached_node.split(".")[-1])
     assert tied == set(BRIDGES)
 
 
-def _parse_with_exposures(tmp_path: Path) -> dict[str, Any]:
-    """manifest.json of the packaged project, parsed afresh."""
-    from dbt.cli.main import dbtRunner
-
-    project = str(project_dir())
-    res = dbtRunner().invoke(
-        [
-            "parse",
-            "--project-dir",
-            project,
-            "--profiles-dir",
-            project,
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--no-partial-parse",
-            "--log-level",
-            "none",
-        ]
-    )
-    assert res.success, res.exception
-    return json.loads((tmp_path / "target" / "manifest.json").read_text(encoding="utf-8"))
-
-
 def test_every_exposure_resolves_to_what_its_consumer_reads(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("NETFLIX_ELT_WAREHOUSE", str(tmp_path / "netflix_dw.duckdb"))
-    monkeypatch.setenv("DO_NOT_TRACK", "1")
-    manifest = _parse_with_exposures(tmp_path)
+    manifest = dbt_parse(tmp_path, monkeypatch)
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     known = set(manifest["nodes"]) | set(manifest["sources"])
     for name, exposure in exposures.items():
@@ -132,14 +107,16 @@ def test_every_exposure_resolves_to_what_its_consumer_reads(tmp_path: Path, monk
         assert nodes and set(nodes) <= known, name
         assert len(nodes) == len(exposure["refs"]) + len(exposure["sources"]), name
 
-    def reads(name: str) -> set[str]:
-        return {n.split(".", 2)[-1] for n in exposures[name]["depends_on"]["nodes"]}
+    def reads(name: str) -> list[str]:  # the models, in the order written
+        return [r["name"] for r in exposures[name]["refs"]]
 
-    dashboard = {*KPIS, "analytics_netflix_current", "netflix_title_countries", "netflix_title_genres"}
-    assert reads("offline_dashboard") == dashboard | {"netflix.etl_batches"}
-    assert reads("exports") == set(EXPORT_TABLES)
-    assert reads("bigquery") == set(EXPORT_TABLES)  # it loads the exports
-    assert reads("lookml") == set(VIEW_TABLES)
+    # Each consumer's table list, in its order, is its exposure's (tests/test_registry.py checks
+    # the registry reads the project as dbt does).
+    assert reads("offline_dashboard") == list(DASHBOARD_TABLES)
+    assert exposures["offline_dashboard"]["sources"] == [["netflix", LEDGER_TABLE]]
+    assert reads("exports") == list(EXPORT_TABLES)
+    assert reads("bigquery") == list(BIGQUERY_TABLES) == list(EXPORT_TABLES)  # it loads the exports
+    assert reads("lookml") == list(VIEW_TABLES)
     # and the runner's own (cached) manifest carries them too
     assert {e.name for e in _manifest(Home(tmp_path / "home")).exposures.values()} == set(exposures)
 
@@ -148,7 +125,7 @@ def test_build_docs_writes_one_html_file(built: Home) -> None:
     out = build_docs(built)
     assert out == built.root / "reports" / DOCS_FILE
     html = out.read_text(encoding="utf-8")
-    assert "<html" in html.lower() and "netflix_title_cast" in html and "analytics_netflix_current" in html
+    assert "<html" in html.lower() and all(name in html for name in (CURRENT, *BRIDGES))
     # dbt's docs app loads a tracker only when the manifest says usage stats may be sent.
     assert '"send_anonymous_usage_stats": false' in html
     assert not [u for u in external_urls(out) if "fonts.googleapis" in u or "fonts.gstatic" in u]
@@ -175,8 +152,8 @@ def test_docs_command_writes_a_page_that_opens_offline(built: Home, browser: Any
     requests: list[str] = []
     page = browser.new_page()
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(out.as_uri() + "#!/model/model.netflix_elt.analytics_netflix_current")
-    page.wait_for_function("document.body.innerText.includes('analytics_netflix_current')", timeout=30_000)
+    page.goto(out.as_uri() + f"#!/model/model.netflix_elt.{CURRENT}")
+    page.wait_for_function(f"document.body.innerText.includes('{CURRENT}')", timeout=30_000)
     assert "Exposures" in page.inner_text("body")  # the consumers are listed in the navigation
     remote = [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
     assert remote == [], remote

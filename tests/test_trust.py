@@ -35,12 +35,11 @@ from click.testing import CliRunner, Result
 from netflix_elt.cli.main import cli
 from netflix_elt.core.home import Home
 
-from conftest import CANONICAL, VARIANTS
+from conftest import BRIDGES, CANONICAL, VARIANTS
 
 TRAILING = VARIANTS / "netflix_titles_trailing_empty_column.csv"
 SEMICOLON = VARIANTS / "netflix_titles_semicolon.csv"
 BOM_CRLF = VARIANTS / "netflix_titles_bom_crlf_repeated_header.csv"
-BRIDGES = ("netflix_title_cast", "netflix_title_countries", "netflix_title_directors", "netflix_title_genres")
 STAT_COLUMNS = ("source_realpath", "source_mtime_ns", "source_ctime_ns", "source_inode")
 ROWS = 8807
 ONE_UPDATE = (0, 1, ROWS - 1, 0, 0)  # inserted, updated, unchanged, deleted, revived

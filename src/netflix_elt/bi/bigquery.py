@@ -4,10 +4,11 @@
 `load_exports`. It uses the official `google-cloud-bigquery` client, an optional extra
 (`pip install 'netflix-elt[bigquery]'`), imported inside the function so the CLI starts fast.
 
-For every table of the manifest: the Parquet file's sha256 is checked against the manifest (all
-files before any load), then one load job from the Parquet file with an explicit schema in the
-table's column order and WRITE_TRUNCATE (a re-run replaces, never doubles), then one
-`select count(*)` to verify the row count.
+For every table it loads (`netflix-elt export --bigquery`: the dbt project's `bigquery` exposure,
+BIGQUERY_TABLES; `load_exports` alone: every table of the manifest): the Parquet file's sha256 is
+checked against the manifest (all files before any load), then one load job from the Parquet
+file with an explicit schema in the table's column order and WRITE_TRUNCATE (a re-run replaces,
+never doubles), then one `select count(*)` to verify the row count.
 
 Credentials come only from a service-account JSON file (`credentials`) or the environment
 (GOOGLE_APPLICATION_CREDENTIALS / application-default credentials); with an `endpoint` (an
@@ -19,16 +20,21 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from netflix_elt.core.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.core.files import file_sha256
+from netflix_elt.transform import registry
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+# What `netflix-elt export --bigquery` loads, in this order: the `bigquery` exposure of the dbt
+# project (models/exposures.yml).
+BIGQUERY_TABLES = registry.exposure_models("bigquery")
 INSTALL_HINT = "pip install 'netflix-elt[bigquery]'"
 
 # How long to try reaching the API at all (connection refused, DNS...) before giving up, and the
@@ -116,8 +122,9 @@ def bigquery_type(duckdb_type: str, *, where: str = "") -> str:
     raise InputError(f"{where or 'column'}: DuckDB type {duckdb_type!r} has no BigQuery mapping for a Parquet load")
 
 
-def _plan(exports_dir: Path) -> list[_Planned]:
-    """Read and check the manifest and every Parquet file it names (sha256) before any load."""
+def _plan(exports_dir: Path, only: Sequence[str] | None = None) -> list[_Planned]:
+    """Read and check the manifest and every Parquet file it names (sha256) before any load; with
+    `only`, just those tables, in that order, each of which the manifest must list."""
     manifest_path = exports_dir / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -128,6 +135,12 @@ def _plan(exports_dir: Path) -> list[_Planned]:
     tables = manifest.get("tables") if isinstance(manifest, dict) else None
     if not isinstance(tables, list):
         raise InputError(f"{manifest_path}: no `tables` list; re-run `netflix-elt export`")
+    if only is not None:
+        listed = {str(e.get("table")): e for e in tables if isinstance(e, dict)}
+        absent = [t for t in only if t not in listed]
+        if absent:
+            raise InputError(f"{manifest_path}: no table {absent[0]} to load; re-run `netflix-elt export`")
+        tables = [listed[t] for t in only]
     planned: list[_Planned] = []
     for entry in tables:
         try:
@@ -238,9 +251,16 @@ def _api_message(exc: BaseException) -> str:
 
 
 def load_exports(
-    exports_dir: Path, target: str, *, endpoint: str | None = None, credentials: Path | None = None
+    exports_dir: Path,
+    target: str,
+    *,
+    endpoint: str | None = None,
+    credentials: Path | None = None,
+    tables: Sequence[str] | None = None,
 ) -> list[LoadedTable]:
-    """Load every table of `exports_dir/manifest.json` into BigQuery `target` (PROJECT.DATASET)."""
+    """Load the tables of `exports_dir/manifest.json` into BigQuery `target` (PROJECT.DATASET):
+    `tables` in that order (BIGQUERY_TABLES for `netflix-elt export --bigquery`), each of which
+    the manifest must list, or by default every table of the manifest."""
     project, dataset = parse_target(target)
     try:
         from google.api_core import exceptions as api_exceptions
@@ -251,7 +271,7 @@ def load_exports(
         raise InputError(f"BigQuery support is not installed: {INSTALL_HINT}") from None
 
     exports_dir = Path(exports_dir)
-    planned = _plan(exports_dir)
+    planned = _plan(exports_dir, tables)
     creds, creds_source = _credentials(credentials, endpoint)
     anonymous = credentials is None and bool(endpoint)
     where = endpoint or "the BigQuery API"

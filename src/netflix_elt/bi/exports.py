@@ -19,29 +19,25 @@ from netflix_elt.core import faults
 from netflix_elt.core.errors import InputError
 from netflix_elt.core.files import file_sha256
 from netflix_elt.core.home import Home
+from netflix_elt.transform import registry
 from netflix_elt.warehouse.connection import connect, table_exists, utcnow
 from netflix_elt.warehouse.ledger import latest_transform
 
 log = logging.getLogger(__name__)
 
-KPI_VIEWS = (
-    "kpi_movies_vs_tv",
-    "kpi_titles_by_year",
-    "kpi_titles_by_country",
-    "kpi_titles_by_rating",
-    "kpi_top_genres",
-    "kpi_genres_over_time",
-    "kpi_country_recent_growth",
-    "kpi_titles_added_by_month",
-)
-EXPORT_TABLES = ("analytics_netflix_current", *KPI_VIEWS)
+# What is exported, in the order written: the `exports` exposure of the dbt project
+# (models/exposures.yml), never a list typed here.
+EXPORT_TABLES = registry.exposure_models("exports")
+KPI_VIEWS = registry.kpis(EXPORT_TABLES)
 FORMATS = {"parquet": "format parquet, compression zstd", "csv": "format csv, header"}
-PARQUET_ONLY = frozenset({"analytics_netflix_current"})
+# Only the KPI tables, small enough for a spreadsheet, are written as CSV too.
+PARQUET_ONLY = frozenset(EXPORT_TABLES) - frozenset(KPI_VIEWS)
 # The order each table is written in, the one a reader of the file expects: a ranking by its
 # count, largest first, the name breaking ties (a top 10 sorted by name hides the ranking); a time
-# series by time, then ranked within each period; the catalog by its key.
+# series by time, then ranked within each period; the catalog by its key. A table not listed
+# (a KPI added to the exposure) is written in `order by all`: deterministic, if not meaningful.
 ORDER_BY = {
-    "analytics_netflix_current": "show_id",
+    registry.CURRENT: "show_id",
     "kpi_movies_vs_tv": "total_titles desc, type",
     "kpi_titles_by_year": "release_year",
     "kpi_titles_by_country": "total_titles desc, country",
@@ -88,7 +84,7 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
             columns = "*"
             if table in AS_DATE:
                 columns += f" replace ({', '.join(f'cast({c} as date) as {c}' for c in AS_DATE[table])})"
-            select = f"select {columns} from {table} order by {ORDER_BY[table]}"
+            select = f"select {columns} from {table} order by {ORDER_BY.get(table, 'all')}"
             # The types of what is written (the BigQuery load takes its schema from them).
             cols = [{"name": row[0], "type": row[1]} for row in con.execute(f"describe {select}").fetchall()]
             files, digests = {}, {}

@@ -1,6 +1,7 @@
 """LookML generated from the warehouse schema, so it can never drift from it.
 
-One view per analytics table, bridge table and KPI view, typed from DuckDB's information
+One view per table of the dbt project's `lookml` exposure (the current table, its history, the
+bridges and the KPIs, see `netflix_elt.transform.registry`), typed from DuckDB's information
 schema; a model with explores joining the bridges to the current titles; and a LookML dashboard
 for the five business questions. `validate_lookml` checks a LookML folder against the warehouse:
 it holds a model, every file parses, and every `${TABLE}.column` exists with a compatible type.
@@ -12,35 +13,29 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from netflix_elt.bi.exports import KPI_VIEWS
 from netflix_elt.core import faults
 from netflix_elt.core.errors import InputError
 from netflix_elt.core.home import Home
+from netflix_elt.transform import registry
 from netflix_elt.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "netflix_elt"
-CURRENT = "analytics_netflix_current"
-HISTORY = "analytics_netflix_history"
-BRIDGES = ("netflix_title_countries", "netflix_title_genres", "netflix_title_cast", "netflix_title_directors")
-VIEW_TABLES = (CURRENT, HISTORY, *BRIDGES, *KPI_VIEWS)
+# One view per table of the `lookml` exposure (models/exposures.yml), in its order.
+VIEW_TABLES = registry.exposure_models("lookml")
+CURRENT = registry.CURRENT
+HISTORY = registry.HISTORY
+BRIDGES = tuple(t for t in VIEW_TABLES if t in registry.BRIDGES)  # joined to CURRENT, in the exposure's order
+KPI_VIEWS = registry.kpis(VIEW_TABLES)
 
-# The grain of each table: its primary key in LookML (a hidden compound key when several columns).
+# The grain of each table: its primary key in LookML (a hidden compound key when several columns),
+# the columns its yml declares unique (registry.unique_key); a bridge's is its title and position.
 GRAIN: dict[str, tuple[str, ...]] = {
-    CURRENT: ("show_id",),
-    HISTORY: ("history_id",),
+    **{t: registry.unique_key(t) for t in VIEW_TABLES},
     **{b: ("show_id", "position") for b in BRIDGES},
-    "kpi_movies_vs_tv": ("type",),
-    "kpi_titles_by_year": ("release_year",),
-    "kpi_titles_by_country": ("country",),
-    "kpi_titles_by_rating": ("rating",),
-    "kpi_top_genres": ("genre",),
-    "kpi_genres_over_time": ("release_year", "genre"),
-    "kpi_country_recent_growth": ("country",),
-    "kpi_titles_added_by_month": ("month_added", "type"),
 }
 
 NUMERIC = re.compile(
@@ -187,83 +182,77 @@ def _model(options: LookmlOptions) -> dict[str, Any]:
     }
 
 
-def _dashboard() -> list[dict[str, Any]]:
-    def element(
-        name: str, title: str, explore: str, kind: str, dim: str, measure: str, sort: str, pos: tuple[int, int]
-    ) -> dict[str, Any]:
-        return {
-            "name": name,
-            "title": title,
-            "model": MODEL_NAME,
-            "explore": explore,
-            "type": kind,
-            "fields": [f"{explore}.{dim}", f"{explore}.{measure}"],
-            "sorts": [sort],
-            "limit": 500,
-            "row": pos[0],
-            "col": pos[1],
-            "width": 12,
-            "height": 6,
-        }
+class Tile(NamedTuple):
+    """A tile of the LookML dashboard: a chart of one KPI explore (in the `lookml` exposure)."""
 
+    name: str
+    title: str
+    kpi: str
+    chart: str
+    dimension: str
+    sort: str  # a field of the KPI's view, and its direction
+    row: int
+    col: int
+    measure: str = "sum_total_titles"
+
+
+# One tile per business question.
+TILES = (
+    Tile("movies_vs_tv", "Movies vs TV shows", "kpi_movies_vs_tv", "looker_pie", "type", "sum_total_titles desc", 0, 0),
+    Tile(
+        "content_growth",
+        "Content growth by release year",
+        "kpi_titles_by_year",
+        "looker_line",
+        "release_year",
+        "release_year",
+        0,
+        12,
+    ),
+    Tile("countries", "Top countries", "kpi_titles_by_country", "looker_bar", "country", "sum_total_titles desc", 6, 0),
+    Tile(
+        "ratings",
+        "Rating distribution",
+        "kpi_titles_by_rating",
+        "looker_column",
+        "rating",
+        "sum_total_titles desc",
+        6,
+        12,
+    ),
+    Tile("genres", "Top genres", "kpi_top_genres", "looker_bar", "genre", "sum_total_titles desc", 12, 0),
+)
+
+
+def _element(tile: Tile) -> dict[str, Any]:
+    if tile.kpi not in KPI_VIEWS:
+        raise registry.RegistryError(
+            f"the LookML dashboard's tile {tile.name} shows {tile.kpi}, which the `lookml` exposure does not list"
+        )
+    return {
+        "name": tile.name,
+        "title": tile.title,
+        "model": MODEL_NAME,
+        "explore": tile.kpi,
+        "type": tile.chart,
+        "fields": [f"{tile.kpi}.{tile.dimension}", f"{tile.kpi}.{tile.measure}"],
+        "sorts": [f"{tile.kpi}.{tile.sort}"],
+        "limit": 500,
+        "row": tile.row,
+        "col": tile.col,
+        "width": 12,
+        "height": 6,
+    }
+
+
+def _dashboard() -> list[dict[str, Any]]:
     return [
         {
             "dashboard": "netflix_overview",
             "title": "Netflix catalog overview",
             "layout": "newspaper",
             "preferred_viewer": "dashboards-next",
-            "elements": [
-                element(
-                    "movies_vs_tv",
-                    "Movies vs TV shows",
-                    "kpi_movies_vs_tv",
-                    "looker_pie",
-                    "type",
-                    "sum_total_titles",
-                    "kpi_movies_vs_tv.sum_total_titles desc",
-                    (0, 0),
-                ),
-                element(
-                    "content_growth",
-                    "Content growth by release year",
-                    "kpi_titles_by_year",
-                    "looker_line",
-                    "release_year",
-                    "sum_total_titles",
-                    "kpi_titles_by_year.release_year",
-                    (0, 12),
-                ),
-                element(
-                    "countries",
-                    "Top countries",
-                    "kpi_titles_by_country",
-                    "looker_bar",
-                    "country",
-                    "sum_total_titles",
-                    "kpi_titles_by_country.sum_total_titles desc",
-                    (6, 0),
-                ),
-                element(
-                    "ratings",
-                    "Rating distribution",
-                    "kpi_titles_by_rating",
-                    "looker_column",
-                    "rating",
-                    "sum_total_titles",
-                    "kpi_titles_by_rating.sum_total_titles desc",
-                    (6, 12),
-                ),
-                element(
-                    "genres",
-                    "Top genres",
-                    "kpi_top_genres",
-                    "looker_bar",
-                    "genre",
-                    "sum_total_titles",
-                    "kpi_top_genres.sum_total_titles desc",
-                    (12, 0),
-                ),
-            ],
+            "elements": [_element(tile) for tile in TILES],
         }
     ]
 
@@ -275,6 +264,9 @@ def generate_lookml(home: Home, out: Path | None = None, options: LookmlOptions 
 
     options = options or LookmlOptions()
     out = out or home.root / "lookml"
+    absent = [t for t in (CURRENT, HISTORY) if t not in VIEW_TABLES]
+    if absent:  # the model's first two explores
+        raise registry.RegistryError(f"the dbt project's `lookml` exposure does not list {absent[0]}")
     schema = _schema(home)
     missing = [t for t in VIEW_TABLES if t not in schema]
     if missing:

@@ -69,9 +69,12 @@ def export(state: Ctx, bq_target: str | None, endpoint: str | None, credentials:
         files = ", ".join(f"exports/{f}" for f in t["files"].values())
         echo(f"exported {t['table']}: {t['rows']:,} rows -> {files}")
     if bq_target:
-        from netflix_elt.bi.bigquery import load_exports
+        from netflix_elt.bi.bigquery import BIGQUERY_TABLES, load_exports
 
-        for loaded in load_exports(exports_dir(state.home), bq_target, endpoint=endpoint, credentials=credentials):
+        loads = load_exports(
+            exports_dir(state.home), bq_target, endpoint=endpoint, credentials=credentials, tables=BIGQUERY_TABLES
+        )
+        for loaded in loads:
             echo(f"bigquery {bq_target}.{loaded.table}: {loaded.rows_verified:,} rows verified")
     return EXIT_OK
 

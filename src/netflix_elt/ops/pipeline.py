@@ -194,6 +194,7 @@ def run_monitor(
         dbt_results = []
         if with_dbt_tests:
             from netflix_elt.transform.dbt import Dbt
+            from netflix_elt.transform.registry import CURRENT
             from netflix_elt.warehouse.ledger import latest_batches
 
             con = connect(home)
@@ -203,7 +204,7 @@ def run_monitor(
                 con.close()
             if batch is not None:
                 outcome = Dbt(home).test(
-                    ["analytics_netflix_current+"],
+                    [f"{CURRENT}+"],  # the current table and everything built from it
                     variables={"batch_id": batch},
                     exclude_unit_tests=True,
                     exclude=list(GUARD_DBT_TESTS),  # judged once, when each drop was transformed
