@@ -27,6 +27,7 @@ from netflix_elt.ingest.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS
 from netflix_elt.quality.freshness import freshness, report_from_state
 from netflix_elt.quality.results import CheckResult, MonitorOptions, MonitorReport, pct, status_of
 from netflix_elt.transform.dbt import DbtNodeResult
+from netflix_elt.transform.registry import CURRENT
 from netflix_elt.warehouse import ledger
 from netflix_elt.warehouse.connection import connect, utcnow
 from netflix_elt.warehouse.ledger import LEDGER_TABLE, RAW_TABLE
@@ -43,7 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CURRENT = "analytics_netflix_current"
 # The drop guards: judged once, when a batch is transformed (dbt's singular tests on the staged
 # drop), and reported by `key_remap_guard` for the latest drop. `monitor` does not re-run the dbt
 # tests: after a refusal staging holds the refused drop, which was decided already.

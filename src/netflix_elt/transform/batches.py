@@ -23,6 +23,7 @@ from netflix_elt.core.errors import InputError, PipelineError
 from netflix_elt.core.home import Home
 from netflix_elt.core.text import one_line
 from netflix_elt.transform.dbt import Dbt, DbtNodeResult, DbtOutcome
+from netflix_elt.transform.registry import BATCH, CHANGES, CURRENT, GUARDS, RETITLED_KEYS, STAGING
 from netflix_elt.warehouse import ledger
 from netflix_elt.warehouse.connection import MEMORY_LIMIT_ENV, connect, resource_settings, table_exists
 from netflix_elt.warehouse.ledger import LEDGER_TABLE, TRANSFORMS_TABLE
@@ -31,16 +32,7 @@ log = logging.getLogger(__name__)
 
 # One `dbt build` per batch: staging and its tests, the guards' figures and the guards (tests on
 # them), then, only if they pass, the change set and everything downstream of it.
-SELECT = [
-    "staging_netflix_batch",
-    "staging_netflix_titles",
-    "int_netflix_retitled_keys",
-    "int_netflix_batch_guards",
-    "int_netflix_changes+",
-]
-# What the guards measured (one row) and the retitled keys, as the build computed them.
-GUARDS_MODEL = "int_netflix_batch_guards"
-RETITLED_MODEL = "int_netflix_retitled_keys"
+SELECT = [BATCH, STAGING, RETITLED_KEYS, GUARDS, f"{CHANGES}+"]
 GUARD_TEST = "assert_keys_not_renumbered"
 DELETE_GUARD_TEST = "assert_deletes_within_threshold"
 
@@ -291,12 +283,12 @@ def guard_figures(home: Home, *, examples: bool = False) -> GuardFigures:
     the first three retitled keys: read back, never recomputed."""
     con = connect(home)
     try:
-        if not table_exists(con, GUARDS_MODEL):
+        if not table_exists(con, GUARDS):
             return GuardFigures()
         row = con.execute(
-            f"select active_titles, listed_titles, deleted_titles, matched_keys, retitled_keys from {GUARDS_MODEL}"
+            f"select active_titles, listed_titles, deleted_titles, matched_keys, retitled_keys from {GUARDS}"
         ).fetchone()
-        first = f"select show_id, previous_title, title from {RETITLED_MODEL} order by show_id limit 3"
+        first = f"select show_id, previous_title, title from {RETITLED_KEYS} order by show_id limit 3"
         shown = con.execute(first).fetchall() if examples else []
     finally:
         con.close()
@@ -311,11 +303,9 @@ def guard_figures(home: Home, *, examples: bool = False) -> GuardFigures:
 # What a batch changed, for its first successful transform: the current table's rows it changed
 # last. The change set would not do: a build stopped after it updated the current table and run
 # again finds nothing left to change.
-_APPLIED_BY_TYPE = (
-    "select last_change_type, count(*) from analytics_netflix_current where last_changed_batch_id = ? group by 1"
-)
+_APPLIED_BY_TYPE = f"select last_change_type, count(*) from {CURRENT} where last_changed_batch_id = ? group by 1"
 # What this build changed: for a batch transformed again after it succeeded (nothing, normally).
-_CHANGES_BY_TYPE = "select change_type, count(*) from int_netflix_changes group by 1"
+_CHANGES_BY_TYPE = f"select change_type, count(*) from {CHANGES} group by 1"
 
 
 def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
@@ -331,7 +321,7 @@ def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
         by_type = dict(con.execute(by_type_sql, params).fetchall())
         row = con.execute(
             "select count(*) filter (where show_id is not null), "
-            f"(select rows_loaded from {LEDGER_TABLE} where batch_id = ?) - count(*) from staging_netflix_titles",
+            f"(select rows_loaded from {LEDGER_TABLE} where batch_id = ?) - count(*) from {STAGING}",
             [batch_id],
         ).fetchone()
     finally:

@@ -15,6 +15,7 @@ running dbt:
 A table netflix-elt itself depends on is found by its role, `config: meta: {role: ...}` in its
 yml: `current` (the current catalog), `history` (its SCD2 history), `bridge` (with the
 `dimension` it splits out), `staging` (the staged batch), `batch` (the batch being processed),
+`changes` (its change set), `guards` and `retitled_keys` (what the drop guards judge),
 and, on a source table, `raw`. A project without one raises RegistryError naming the role.
 
 The KPIs have one order, `kpi_models()`: the order the exposures list them (read top to bottom),
@@ -308,5 +309,8 @@ CURRENT: Final[str] = project().role("current")
 HISTORY: Final[str] = project().role("history")
 STAGING: Final[str] = project().role("staging")
 BATCH: Final[str] = project().role("batch")
+CHANGES: Final[str] = project().role("changes")  # the batch's change set
+GUARDS: Final[str] = project().role("guards")  # the drop guards' figures, one row
+RETITLED_KEYS: Final[str] = project().role("retitled_keys")  # the key-remap guard's evidence
 BRIDGES: Final[tuple[str, ...]] = project().bridges()
 RAW: Final[str] = project().source_role("raw")[1]
