@@ -17,7 +17,7 @@ help:
 	@echo "make fuzz   # long property-based fuzzing of hostile drops (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make crash  # SIGKILL at all 21 points (make test kills at 8 of them)"
 	@echo "make bench  # benchmark on a synthetic 1M-row catalog (BENCH_ROWS=10000000 for 10M)"
-	@echo "make lint   # ruff, ruff format, mypy (no untyped defs), the import contracts (stages import downward)"
+	@echo "make lint   # ruff, ruff format, mypy (no untyped defs), the import contracts (stages import downward), sqlfluff (the dbt SQL)"
 	@echo "make lock   # re-pin constraints.txt from a fresh resolve"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -46,10 +46,11 @@ bench: $(STAMP)  ## BENCH_ROWS=10000000 for the 10M run
 	$(BIN)/python benchmarks/bench.py --rows $${BENCH_ROWS:-1000000}
 
 lint: $(STAMP)  ## what CI runs before the tests (and .pre-commit-config.yaml on each commit)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/sqlfluff lint --quiet src/netflix_elt/dbt_project
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -6,6 +6,11 @@
     {%- if batch_id -%}
         '{{ batch_id | replace("'", "''") }}'
     {%- else -%}
-        (select batch_id from {{ succeeded_cte }} order by as_of desc, batch_seq desc limit 1)
+        (
+            select latest.batch_id
+            from {{ succeeded_cte }} as latest
+            order by latest.as_of desc, latest.batch_seq desc
+            limit 1
+        )
     {%- endif -%}
 {%- endmacro %}

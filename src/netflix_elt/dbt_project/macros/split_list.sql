@@ -9,9 +9,9 @@
         {{ key }},
         trim(part.value) as value,
         row_number() over (partition by {{ key }} order by part.ordinal) as position,
-        {%- for c in carry %}
+    {%- for c in carry %}
         {{ c }},
-        {%- endfor %}
+    {%- endfor %}
     from {{ relation }}
     cross join unnest(string_split({{ column }}, ',')) with ordinality as part(value, ordinal)
     where {{ column }} is not null
@@ -23,9 +23,9 @@
         {{ key }},
         trim(part) as value,
         row_number() over (partition by {{ key }} order by part_offset) as position,
-        {%- for c in carry %}
+    {%- for c in carry %}
         {{ c }},
-        {%- endfor %}
+    {%- endfor %}
     from {{ relation }}
     cross join unnest(split({{ column }}, ',')) as part with offset as part_offset
     where {{ column }} is not null

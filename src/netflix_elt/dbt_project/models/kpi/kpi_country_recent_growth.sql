@@ -22,7 +22,7 @@ countries as (
 
 cutoff as (
 
-    select max(release_year) - {{ var('recent_years') }} as min_year,
+    select max(release_year) - {{ var('recent_years') }} as min_year
     from titles
 
 ),
@@ -63,7 +63,7 @@ final as (
 
     select *
     from counted
-    order by total_titles_recent desc, country
+    order by total_titles_recent desc, country asc
     limit 10
 
 )

@@ -33,7 +33,7 @@ final as (
 
     select *
     from counted
-    order by total_titles desc, country
+    order by total_titles desc, country asc
     limit 10
 
 )

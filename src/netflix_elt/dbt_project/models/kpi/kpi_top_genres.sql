@@ -33,7 +33,7 @@ final as (
 
     select *
     from counted
-    order by total_titles desc, genre
+    order by total_titles desc, genre asc
     limit 10
 
 )
