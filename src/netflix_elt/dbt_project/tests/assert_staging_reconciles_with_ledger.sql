@@ -13,7 +13,7 @@ raw_rows as (
 
     select count(*) as n
     from {{ source('netflix', 'raw_netflix_titles') }}
-    where _batch_id = (select batch_id from batch)
+    where _batch_id = (select batch.batch_id from batch)
 
 ),
 
@@ -28,7 +28,7 @@ raw_keys as (
 
     select count(distinct nullif(trim(show_id), '')) + count(*) - count(nullif(trim(show_id), '')) as n
     from {{ source('netflix', 'raw_netflix_titles') }}
-    where _batch_id = (select batch_id from batch)
+    where _batch_id = (select batch.batch_id from batch)
 
 ),
 

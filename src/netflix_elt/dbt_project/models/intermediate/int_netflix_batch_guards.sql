@@ -54,11 +54,12 @@ deleted as (
 
     select active.show_id
     from active
-    where not exists (
-        select 1
-        from staged_keys
-        where staged_keys.show_id = active.show_id
-    )
+    where
+        not exists (
+            select 1
+            from staged_keys
+            where staged_keys.show_id = active.show_id
+        )
 
 ),
 

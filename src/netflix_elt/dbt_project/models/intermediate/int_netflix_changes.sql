@@ -23,7 +23,7 @@ staged as (
 
 -- The batch's keys alone, for finding deleted titles (`staged` read a second time would be
 -- materialized whole by DuckDB).
-staged_keys as (
+staged_keys as (  -- noqa: ST03
 
     select show_id from {{ ref('staging_netflix_titles') }}
     where show_id is not null
@@ -41,7 +41,8 @@ existing as (
     {% if current_exists -%}
     select * from {{ current }}
     {%- else -%}
-    select * from (
+    select *
+    from (
         select
             cast(null as {{ dbt.type_string() }}) as show_id,
             cast(null as {{ dbt.type_string() }}) as title,
@@ -65,7 +66,7 @@ compared as (
         case
             when existing.show_id is null then 'insert'
             when existing.is_deleted then 'revive'
-            when staged.row_hash is distinct from existing.row_hash then 'update'
+            when (staged.row_hash is distinct from existing.row_hash) then 'update'
         end as change_type,
     from staged
     left join existing

@@ -9,7 +9,11 @@
 -- the snapshot catches up on the next run. The snapshot is read through the adapter, not ref(),
 -- which would be a cycle.
 
-{%- set history = adapter.get_relation(database=this.database, schema=this.schema, identifier='snapshot_netflix_current') %}
+{%- set history = adapter.get_relation(
+    database=this.database,
+    schema=this.schema,
+    identifier='snapshot_netflix_current',
+) %}
 
 with
 

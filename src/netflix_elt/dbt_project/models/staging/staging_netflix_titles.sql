@@ -132,7 +132,9 @@ enriched as (
         date_added_raw is not null and date_added is null as date_added_unparsed,
         release_year_raw is not null and release_year is null as release_year_invalid,
         rating is not null and rating not in (
-            {%- for r in var('known_ratings') %}'{{ r }}'{{ ", " if not loop.last }}{% endfor -%}
+            {%- for r in var('known_ratings') %}
+            '{{ r }}'{{ "," if not loop.last }}
+            {%- endfor %}
         ) as rating_unknown,
     from parsed
 
