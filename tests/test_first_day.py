@@ -7,8 +7,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from click.testing import CliRunner
 from netflix_elt.cli.main import cli
 from netflix_elt.core.home import Home
 
-from conftest import CANONICAL, CLI, VARIANTS, Tmpfs, query, scalar
+from conftest import CANONICAL, CLI, REPO, VARIANTS, Tmpfs, query, scalar
 
 RENUMBERED = VARIANTS / "netflix_titles_2020_7787rows.csv"  # the 2020 release: every show_id renumbered
 TRAILING = VARIANTS / "netflix_titles_trailing_empty_column.csv"  # canonical + 5 edited titles
@@ -52,13 +54,41 @@ def tree(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+@dataclass(frozen=True)
+class Built:
+    root: Path
+    git_status: str  # `git status --porcelain --untracked-files=all` right after the run
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home after one `run` on the bundled sample (real process)."""
+def built_clone(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A home after one `run` on the bundled sample (real process), in a folder set up as a clone
+    is for `make run` (the repo's .gitignore, `git init`: the home is the clone's root)."""
     root = tmp_path_factory.mktemp("first-day") / "home"
+    root.mkdir()
+    (root / ".gitignore").write_bytes((REPO / ".gitignore").read_bytes())
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
     proc = process(root, "run")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return root
+    status = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Built(root, status.stdout)
+
+
+@pytest.fixture(scope="module")
+def built(built_clone: Built) -> Path:
+    return built_clone.root
+
+
+def copy_of(built: Path, tmp_path: Path) -> Home:
+    """A private copy of the built home (dbt's target/ holds absolute paths: left for dbt to write)."""
+    target = tmp_path / "home"
+    shutil.copytree(built, target, symlinks=True, ignore=shutil.ignore_patterns("target"))
+    return Home(target)
 
 
 # ------------------------------------------------------------------ 1. the printed schedule works
@@ -231,9 +261,8 @@ def test_a_run_that_refuses_a_drop_keeps_what_it_applied(runner: CliRunner, tmp_
     assert "8,807 / 5 / " in row.group(2)  # its CDC counts, not zeros
 
 
-def test_monitor_after_a_refusal_agrees_with_status(runner: CliRunner, tmp_path: Path) -> None:
-    home = Home(tmp_path / "home")
-    assert invoke(runner, home, "run").exit_code == 0
+def test_monitor_after_a_refusal_agrees_with_status(runner: CliRunner, built: Path, tmp_path: Path) -> None:
+    home = copy_of(built, tmp_path)  # after a `run` of the bundled sample
     refused = invoke(runner, home, "run", "--source", str(RENUMBERED))
     assert refused.exit_code == 2, refused.output
     monitor = invoke(runner, home, "monitor")
@@ -347,9 +376,10 @@ def test_a_drop_removed_from_the_inbox_mid_run(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ 12. what the log tells on-call
 
 
-def test_every_command_that_writes_logs_its_run_and_how_it_ended(runner: CliRunner, tmp_path: Path) -> None:
-    home = Home(tmp_path / "home")
-    assert invoke(runner, home, "run").exit_code == 0
+def test_every_command_that_writes_logs_its_run_and_how_it_ended(
+    runner: CliRunner, built: Path, tmp_path: Path
+) -> None:
+    home = copy_of(built, tmp_path)  # after a `run` of the bundled sample: its log has that run
     assert invoke(runner, home, "ingest", str(tmp_path / "nope.csv")).exit_code == 2
     binary = tmp_path / "x.csv"
     binary.write_bytes(bytes(range(256)) * 64)
@@ -372,21 +402,10 @@ def test_every_command_that_writes_logs_its_run_and_how_it_ended(runner: CliRunn
 # ------------------------------------------------------------------ 14. make run leaves the clone clean
 
 
-def test_what_make_run_writes_is_ignored_by_git(tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[1]
-    home = tmp_path / "clone"
-    home.mkdir()
-    (home / ".gitignore").write_bytes((repo / ".gitignore").read_bytes())
-    subprocess.run(["git", "init", "-q", str(home)], check=True)
-    proc = process(home, "run")
-    assert proc.returncode == 0, proc.stderr
-    status = subprocess.run(
-        ["git", "-C", str(home), "status", "--porcelain", "--untracked-files=all"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert status.stdout.splitlines() == ["?? .gitignore"], status.stdout
+def test_what_make_run_writes_is_ignored_by_git(built_clone: Built) -> None:
+    """The built home is a fresh clone (the repo's .gitignore, `git init`) after `netflix-elt run`
+    there, as `make run` does; its `git status` was taken right after that run."""
+    assert built_clone.git_status.splitlines() == ["?? .gitignore"], built_clone.git_status
 
 
 # ------------------------------------------------------------------ friction
@@ -414,10 +433,8 @@ def test_monitor_during_a_first_run_does_not_fail_freshness(runner: CliRunner, t
     assert "FAIL" not in result.stdout
 
 
-def test_status_numbers_read_as_numbers(runner: CliRunner, tmp_path: Path) -> None:
-    home = Home(tmp_path / "home")
-    assert invoke(runner, home, "run").exit_code == 0
-    lines = invoke(runner, home, "status").stdout.splitlines()
+def test_status_numbers_read_as_numbers(runner: CliRunner, built: Path) -> None:
+    lines = invoke(runner, built, "status").stdout.splitlines()  # after a `run` of the bundled sample
     run_line = lines[2]
     assert " run " in run_line and "8,807/0/0" in run_line and "UTC" not in run_line
     assert re.search(r" \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ ", run_line), run_line  # when it started
