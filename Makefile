@@ -37,10 +37,10 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadscope -m "not slow"
 
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -m fuzz -n 2 tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -m fuzz -n 2 tests/ingest/test_fuzz.py
 
 crash: $(STAMP)
-	CRASH_POINTS=all $(BIN)/pytest -q -n 2 --dist loadscope tests/test_crash.py
+	CRASH_POINTS=all $(BIN)/pytest -q -n 2 --dist loadscope tests/ops/test_crash.py
 
 bench: $(STAMP)  ## BENCH_ROWS=10000000 for the 10M run
 	$(BIN)/python benchmarks/bench.py --rows $${BENCH_ROWS:-1000000}

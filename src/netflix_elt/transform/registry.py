@@ -20,7 +20,7 @@ and, on a source table, `raw`. A project without one raises RegistryError naming
 
 The KPIs have one order, `kpi_models()`: the order the exposures list them (read top to bottom),
 then any KPI no exposure reads, by name. Every exposure lists its KPIs in that order
-(tests/test_registry.py), so the exports, the LookML and BigQuery agree on it.
+(tests/transform/test_registry.py), so the exports, the LookML and BigQuery agree on it.
 
 It imports nothing above `core`, so every stage from `transform` up (quality, bi, ops) can use it.
 The tables below (the raw table and the ledger, created by `warehouse.migrations`) keep their one

@@ -25,7 +25,7 @@ from netflix_elt.warehouse.ledger import (
 )
 
 # What the page reads: the `offline_dashboard` exposure of the dbt project (models/exposures.yml).
-# Each chart's query below names its KPI; tests/test_dashboard.py checks the page needs nothing
+# Each chart's query below names its KPI; tests/bi/test_dashboard.py checks the page needs nothing
 # outside the exposure.
 TABLES = registry.exposure_models("offline_dashboard")
 KPI_VIEWS = registry.kpis(TABLES)

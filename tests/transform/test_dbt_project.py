@@ -110,7 +110,7 @@ def test_every_exposure_resolves_to_what_its_consumer_reads(tmp_path: Path, monk
     def reads(name: str) -> list[str]:  # the models, in the order written
         return [r["name"] for r in exposures[name]["refs"]]
 
-    # Each consumer's table list, in its order, is its exposure's (tests/test_registry.py checks
+    # Each consumer's table list, in its order, is its exposure's (tests/transform/test_registry.py checks
     # the registry reads the project as dbt does).
     assert reads("offline_dashboard") == list(DASHBOARD_TABLES)
     assert exposures["offline_dashboard"]["sources"] == [["netflix", LEDGER_TABLE]]
