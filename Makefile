@@ -31,10 +31,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	scripts/setup_bq_emulator.sh .bqemu
-	$(BIN)/python -m pytest -n 2 --dist loadscope --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=15
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadscope -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -m "not slow"
 
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -m fuzz -n 2 tests/ingest/test_fuzz.py

@@ -60,6 +60,26 @@ def variant(name: str) -> Path:
     return VARIANTS / name
 
 
+# `make test` hands whole modules (classes, for test_crash.py) to its two workers, each as soon as a
+# worker is nearly free, in collection order (`--dist loadscope --no-loadscope-reorder`): these,
+# the longest (each several minutes of real `netflix-elt` processes), go first, so that none is
+# left to start when the other worker has nothing more to do. xdist's own order (by number of
+# tests) handed out the clock and as-of modules, with 9 and 7 tests, after some 20 quicker ones.
+LONGEST_FIRST = (
+    "test_asof.py",
+    "test_trust.py",
+    "test_clock_steps.py",
+    "test_first_day.py",
+    "test_crash.py",
+    "test_clock.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest as collected
+
+
 @pytest.fixture(scope="session", autouse=True)
 def manifest_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The parsed dbt manifest is cached per user; the tests keep theirs out of ~/.cache (one per
