@@ -115,7 +115,8 @@ def test_every_exposure_resolves_to_what_its_consumer_reads(tmp_path: Path, monk
     assert reads("offline_dashboard") == list(DASHBOARD_TABLES)
     assert exposures["offline_dashboard"]["sources"] == [["netflix", LEDGER_TABLE]]
     assert reads("exports") == list(EXPORT_TABLES)
-    assert reads("bigquery") == list(BIGQUERY_TABLES) == list(EXPORT_TABLES)  # it loads the exports
+    # it loads exactly what the LookML reads, so the Looker model and the dataset agree
+    assert reads("bigquery") == list(BIGQUERY_TABLES) == list(VIEW_TABLES)
     assert reads("lookml") == list(VIEW_TABLES)
     # and the runner's own (cached) manifest carries them too
     assert {e.name for e in _manifest(Home(tmp_path / "home")).exposures.values()} == set(exposures)

@@ -1,5 +1,9 @@
 """KPI exports: each KPI table as Parquet and CSV, and the current catalog as Parquet, with a manifest.
 
+`export_tables(home)` writes the `exports` exposure's tables (what every run publishes);
+`export --bigquery` asks for the `bigquery` exposure's too (history and the bridges, which the
+generated LookML reads), written as Parquet only, for the load.
+
 The catalog is not written as CSV: at a million titles that file alone took ~7 s of every run,
 for a format no spreadsheet opens at that size; Parquet keeps its types and loads into BigQuery.
 
@@ -29,15 +33,17 @@ log = logging.getLogger(__name__)
 # (models/exposures.yml), never a list typed here.
 EXPORT_TABLES = registry.exposure_models("exports")
 KPI_VIEWS = registry.kpis(EXPORT_TABLES)
-FORMATS = {"parquet": "format parquet, compression zstd", "csv": "format csv, header"}
 # Only the KPI tables, small enough for a spreadsheet, are written as CSV too.
 PARQUET_ONLY = frozenset(EXPORT_TABLES) - frozenset(KPI_VIEWS)
+FORMATS = {"parquet": "format parquet, compression zstd", "csv": "format csv, header"}
 # The order each table is written in, the one a reader of the file expects: a ranking by its
 # count, largest first, the name breaking ties (a top 10 sorted by name hides the ranking); a time
 # series by time, then ranked within each period; the catalog by its key. A table not listed
 # (a KPI added to the exposure) is written in `order by all`: deterministic, if not meaningful.
 ORDER_BY = {
     registry.CURRENT: "show_id",
+    registry.HISTORY: "show_id, valid_from",
+    **{bridge: "show_id, position" for bridge in registry.BRIDGES},
     "kpi_movies_vs_tv": "total_titles desc, type",
     "kpi_titles_by_year": "release_year",
     "kpi_titles_by_country": "total_titles desc, country",
@@ -70,17 +76,25 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
-    """Write every export table to `out` (default `<home>/exports/`) and return the manifest."""
+def with_tables(*lists: tuple[str, ...]) -> tuple[str, ...]:
+    """The tables of several exposures, each once, in the order first listed."""
+    return tuple(dict.fromkeys(t for tables in lists for t in tables))
+
+
+def export_tables(home: Home, out: Path | None = None, tables: tuple[str, ...] = EXPORT_TABLES) -> dict[str, Any]:
+    """Write `tables` (default: the `exports` exposure's) to `out` (default `<home>/exports/`):
+    each KPI table as Parquet and CSV, any other as Parquet; return the manifest, which lists
+    exactly those."""
     out = out or exports_dir(home)
     out.mkdir(parents=True, exist_ok=True)
+    kpis = frozenset(registry.kpis(tables))
     con = connect(home, read_only=True)
-    tables: list[ExportedTable] = []
+    exported: list[ExportedTable] = []
     try:
-        missing = [t for t in EXPORT_TABLES if not table_exists(con, t)]
+        missing = [t for t in tables if not table_exists(con, t)]
         if missing:
             raise InputError(f"{home.warehouse}: no transformed data yet ({missing[0]} missing); run `netflix-elt run`")
-        for table in EXPORT_TABLES:
+        for table in tables:
             columns = "*"
             if table in AS_DATE:
                 columns += f" replace ({', '.join(f'cast({c} as date) as {c}' for c in AS_DATE[table])})"
@@ -89,7 +103,7 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
             cols = [{"name": row[0], "type": row[1]} for row in con.execute(f"describe {select}").fetchall()]
             files, digests = {}, {}
             for fmt, options in FORMATS.items():
-                if fmt != "parquet" and table in PARQUET_ONLY:
+                if fmt != "parquet" and table not in kpis:
                     continue
                 target = out / f"{table}.{fmt}"
                 tmp = out / f".{table}.{fmt}.tmp"
@@ -98,7 +112,7 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
                 files[fmt], digests[fmt] = target.name, file_sha256(target)
             faults.checkpoint(f"export_wrote:{table}")
             rows = con.execute(f"select count(*) from {table}").fetchone()
-            tables.append(ExportedTable(table, int(rows[0]) if rows else 0, cols, files, digests))
+            exported.append(ExportedTable(table, int(rows[0]) if rows else 0, cols, files, digests))
         latest = latest_transform(con)
     finally:
         con.close()
@@ -107,11 +121,11 @@ def export_tables(home: Home, out: Path | None = None) -> dict[str, Any]:
         "batch_id": latest["batch_id"] if latest else None,
         # the run that last transformed it: a replay (late drop, rebuild) changes it, not the batch
         "transform_run_id": latest["run_id"] if latest else None,
-        "tables": [t.__dict__ for t in tables],
+        "tables": [t.__dict__ for t in exported],
     }
     faults.checkpoint("export_before_manifest")
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     tmp.replace(out / MANIFEST)
-    log.info("exported %d tables to %s", len(tables), out)
+    log.info("exported %d tables to %s", len(exported), out)
     return manifest

@@ -51,8 +51,10 @@ def lookml(state: Ctx, connection: str, dataset: str, check: bool) -> int:
 @click.pass_obj
 @guard
 def export(state: Ctx, bq_target: str | None, endpoint: str | None, credentials: Path | None) -> int:
-    """Write each KPI table (Parquet, CSV) and the current catalog (Parquet) to exports/, with manifest.json."""
-    from netflix_elt.bi.exports import export_tables, exports_dir
+    """Write each KPI table (Parquet, CSV) and the current catalog (Parquet) to exports/, with
+    manifest.json; with --bigquery, also history and the bridges (Parquet), then load every table
+    the generated LookML reads into PROJECT.DATASET."""
+    from netflix_elt.bi.exports import EXPORT_TABLES, export_tables, exports_dir, with_tables
     from netflix_elt.core.lock import shared_lock
 
     if (endpoint or credentials) and not bq_target:
@@ -63,13 +65,18 @@ def export(state: Ctx, bq_target: str | None, endpoint: str | None, credentials:
         parse_target(bq_target)  # before any work
     need_warehouse(state)
     writing(state, create=True)
+    tables = EXPORT_TABLES
+    if bq_target:
+        from netflix_elt.bi.bigquery import BIGQUERY_TABLES
+
+        tables = with_tables(EXPORT_TABLES, BIGQUERY_TABLES)
     with shared_lock(state.home):  # waits for a run that is writing the warehouse
-        manifest = export_tables(state.home)
+        manifest = export_tables(state.home, tables=tables)
     for t in manifest["tables"]:
         files = ", ".join(f"exports/{f}" for f in t["files"].values())
         echo(f"exported {t['table']}: {t['rows']:,} rows -> {files}")
     if bq_target:
-        from netflix_elt.bi.bigquery import BIGQUERY_TABLES, load_exports
+        from netflix_elt.bi.bigquery import load_exports
 
         loads = load_exports(
             exports_dir(state.home), bq_target, endpoint=endpoint, credentials=credentials, tables=BIGQUERY_TABLES
