@@ -317,3 +317,19 @@ def test_dashboard_filters_and_listens_resolve_to_fields_of_each_explore(out: Pa
     assert len(titles) == 8 and {"Movies vs TV shows", "Top countries", "Titles added by month"} <= set(titles)
     countries = next(el for el in dash["elements"] if el["name"] == "countries")
     assert countries["fields"] == [f"{registry.bridge('country')}.country", f"{registry.bridge('country')}.titles"]
+
+
+def test_validation_reports_dangling_test_and_dashboard_fields(built: Home, out: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "lookml"
+    folder.mkdir()
+    for path in out.iterdir():
+        (folder / path.name).write_text(path.read_text())
+    model = folder / f"{lm.MODEL_NAME}.model.lkml"
+    model.write_text(model.read_text().replace("field: kpi_movies_vs_tv.titles", "field: kpi_movies_vs_tv.nope"))
+    dash = folder / "netflix_overview.dashboard.lookml"
+    dash.write_text(
+        dash.read_text().replace("release_year: analytics_netflix_current.release_year", "release_year: x.y")
+    )
+    problems = validate_lookml(built, folder)
+    assert any("test movie_total_is_6131 uses kpi_movies_vs_tv.nope, which is not a field" in p for p in problems)
+    assert any("element movies_vs_tv uses x.y, which is not a field" in p for p in problems), problems

@@ -67,6 +67,9 @@ DRILL_SETS: dict[str, tuple[str, tuple[str, ...]]] = {  # view -> (set name, its
     CURRENT: ("title_details", ("show_id", "title", "type", "release_year", "rating", "country", "date_added_date")),
     HISTORY: ("version_details", ("show_id", "title", "change_type", "valid_from_time", "valid_to_time")),
 }
+# The views' labels where the yml's `meta: {label: ...}` cannot say it: the role models' meta stays
+# `{role: ...}` alone (the registry's tests edit it).
+VIEW_LABELS = {CURRENT: "Titles", HISTORY: "Title history"}
 TABLE_REF = re.compile(r"\$\{TABLE\}\.(\w+)")
 FIELD_REF = re.compile(r"\$\{(\w+)\.(\w+)\}")
 
@@ -149,6 +152,10 @@ def _label(column: registry.Column) -> str:
 
 def _field_name(column: registry.Column) -> str:
     return str(_hints(column).get("name") or column.name)
+
+
+def _view_label(table: str) -> str:
+    return str(registry.model_docs(table).meta.get("label") or VIEW_LABELS.get(table) or _title(table))
 
 
 def _view(table: str, options: LookmlOptions) -> dict[str, Any]:
@@ -294,7 +301,7 @@ def _view(table: str, options: LookmlOptions) -> dict[str, Any]:
                 m["drill_fields"] = visible
     view: dict[str, Any] = {
         "name": table,
-        "label": str(docs.meta.get("label") or _title(table)),
+        "label": _view_label(table),
         "sql_table_name": f"{options.dataset}.{table}",
     }
     if sets:
@@ -417,9 +424,6 @@ def _model(options: LookmlOptions, figures: Figures | None = None) -> dict[str, 
     ]
     docs = {t: registry.model_docs(t) for t in VIEW_TABLES}
 
-    def label(t: str) -> str:
-        return str(docs[t].meta.get("label") or _title(t))
-
     explores: list[dict[str, Any]] = [
         {
             "name": CURRENT,
@@ -432,7 +436,7 @@ def _model(options: LookmlOptions, figures: Figures | None = None) -> dict[str, 
             "joins": joins,
         },
         {"name": HISTORY, "label": "Netflix title history (SCD2)", "description": _text(docs[HISTORY].description)},
-        *({"name": kpi, "label": label(kpi), "description": _text(docs[kpi].description)} for kpi in KPI_VIEWS),
+        *({"name": kpi, "label": _view_label(kpi), "description": _text(docs[kpi].description)} for kpi in KPI_VIEWS),
     ]
     model: dict[str, Any] = {
         "connection": options.connection,

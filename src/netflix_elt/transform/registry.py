@@ -340,18 +340,26 @@ def _one_line(text: Any) -> str:
     return " ".join(str(text or "").split())
 
 
+_CONDITIONAL_TYPE = re.compile(
+    r"""^\{\{\s*(['"])(\w+)\1\s+if\s+target\.type\s*(==|!=)\s*(['"])(\w+)\4\s+else\s+(['"])(\w+)\6\s*\}\}$"""
+)
+
+
 def _render_type(data_type: Any, target: str) -> str:
-    """A contract's `data_type`, which may be Jinja (`{{ 'timestamp' if target.type == 'bigquery'
-    else 'timestamptz' }}`), rendered as dbt would for a target of type `target`."""
+    """A contract's `data_type` for a target of type `target`. It may be Jinja of the one form the
+    project uses, `{{ 'timestamp' if target.type == 'bigquery' else 'timestamptz' }}`, interpreted
+    here (no Jinja: the registry imports only the standard library and yaml)."""
     text = str(data_type or "").strip()
     if "{" not in text:
         return text
-    from jinja2.sandbox import SandboxedEnvironment
-
-    try:
-        return SandboxedEnvironment().from_string(text).render(target={"type": target}).strip()
-    except Exception as exc:  # jinja2 raises many kinds; the yml is the project's, not the user's
-        raise RegistryError(f"data_type {text!r} does not render for target {target}: {exc}") from None
+    m = _CONDITIONAL_TYPE.match(text)
+    if m is None:
+        raise RegistryError(
+            f"data_type {text!r}: netflix-elt reads a plain type or "
+            "\"{{ 'a' if target.type == 'x' else 'b' }}\", not other Jinja"
+        )
+    then, op, value, other = m[2], m[3], m[5], m[7]
+    return then if (target == value) == (op == "==") else other
 
 
 def load_docs(root: Traversable | None = None, target: str = "duckdb") -> dict[str, ModelDocs]:
