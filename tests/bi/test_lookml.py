@@ -333,3 +333,17 @@ def test_validation_reports_dangling_test_and_dashboard_fields(built: Home, out:
     problems = validate_lookml(built, folder)
     assert any("test movie_total_is_6131 uses kpi_movies_vs_tv.nope, which is not a field" in p for p in problems)
     assert any("element movies_vs_tv uses x.y, which is not a field" in p for p in problems), problems
+
+
+def test_the_registry_documents_columns_with_types_rendered_per_target() -> None:
+    duck = {c.name: c for c in registry.columns(CURRENT)}
+    bq = {c.name: c for c in registry.columns(CURRENT, target="bigquery")}
+    assert list(duck) == list(bq) and "row_hash" in duck
+    assert (duck["deleted_at"].data_type, bq["deleted_at"].data_type) == ("timestamptz", "timestamp")
+    assert duck["release_year"].data_type == "integer" and duck["is_deleted"].data_type == "boolean"
+    assert duck["row_hash"].meta == {"lookml": {"hidden": True}}
+    value = {c.name: c for c in registry.columns(registry.bridge("cast"))}["value"]
+    assert value.meta == {"label": "Cast member", "lookml": {"name": "cast_member"}}
+    assert registry.model_docs(CURRENT).meta["role"] == "current"
+    with pytest.raises(registry.RegistryError, match="no yml documents model 'nope'"):
+        registry.model_docs("nope")
