@@ -184,7 +184,7 @@ def test_lookml_parses_and_matches_the_warehouse(built: Home, tmp_path: Path) ->
     groups = {g["name"]: g for g in view["dimension_groups"]}
     assert groups["date_added"]["type"] == "time" and groups["date_added"]["datatype"] == "date"
     measures = {m["name"]: m for m in view["measures"]}
-    assert measures["titles"]["type"] == "count_distinct"
+    assert measures["count"]["type"] == "count"
     assert measures["average_duration_minutes"]["type"] == "average"
     assert measures["average_seasons"]["type"] == "average"
     bridge = lkml.load((tmp_path / "lookml" / "netflix_title_countries.view.lkml").read_text())["views"][0]
@@ -198,6 +198,9 @@ def test_lookml_parses_and_matches_the_warehouse(built: Home, tmp_path: Path) ->
         "Top countries",
         "Rating distribution",
         "Top genres",
+        "Titles added by month",
+        "Genres over time",
+        "Country growth in recent years",
     ]
 
 

@@ -314,3 +314,97 @@ GUARDS: Final[str] = project().role("guards")  # the drop guards' figures, one r
 RETITLED_KEYS: Final[str] = project().role("retitled_keys")  # the key-remap guard's evidence
 BRIDGES: Final[tuple[str, ...]] = project().bridges()
 RAW: Final[str] = project().source_role("raw")[1]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a model as its yml documents it: the contract's type, the description, the meta."""
+
+    name: str
+    description: str = ""
+    data_type: str = ""  # rendered for the target (`timestamptz` on DuckDB, `timestamp` on BigQuery); "" if none
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelDocs:
+    """A model's documentation: its description, `config: meta:` and columns, in the yml's order."""
+
+    name: str
+    description: str
+    meta: Mapping[str, Any]
+    columns: tuple[Column, ...]
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text or "").split())
+
+
+_CONDITIONAL_TYPE = re.compile(
+    r"""^\{\{\s*(['"])(\w+)\1\s+if\s+target\.type\s*(==|!=)\s*(['"])(\w+)\4\s+else\s+(['"])(\w+)\6\s*\}\}$"""
+)
+
+
+def _render_type(data_type: Any, target: str) -> str:
+    """A contract's `data_type` for a target of type `target`. It may be Jinja of the one form the
+    project uses, `{{ 'timestamp' if target.type == 'bigquery' else 'timestamptz' }}`, interpreted
+    here (no Jinja: the registry imports only the standard library and yaml)."""
+    text = str(data_type or "").strip()
+    if "{" not in text:
+        return text
+    m = _CONDITIONAL_TYPE.match(text)
+    if m is None:
+        raise RegistryError(
+            f"data_type {text!r}: netflix-elt reads a plain type or "
+            "\"{{ 'a' if target.type == 'x' else 'b' }}\", not other Jinja"
+        )
+    then, op, value, other = m[2], m[3], m[5], m[7]
+    return then if (target == value) == (op == "==") else other
+
+
+def load_docs(root: Traversable | None = None, target: str = "duckdb") -> dict[str, ModelDocs]:
+    """Every documented model of the dbt project at `root` (default: the packaged one): its
+    description, meta and columns (description, rendered `data_type`, `meta` merged with
+    `config: meta`), as the yml files declare them. Read without dbt or a warehouse."""
+    root = root if root is not None else resources.files("netflix_elt") / PROJECT_DIR
+    config = _yaml(root / "dbt_project.yml")
+    docs: dict[str, ModelDocs] = {}
+    for model_path in config.get("model-paths") or ["models"]:
+        folder = root / model_path
+        if not folder.is_dir():
+            continue
+        for _, file in _walk(folder):
+            if not file.name.endswith((".yml", ".yaml")):
+                continue
+            for entry in _yaml(file).get("models") or []:
+                columns = tuple(
+                    Column(
+                        str(c["name"]),
+                        _one_line(c.get("description")),
+                        _render_type(c.get("data_type"), target),
+                        _meta(c),
+                    )
+                    for c in entry.get("columns") or []
+                )
+                name = str(entry["name"])
+                docs[name] = ModelDocs(name, _one_line(entry.get("description")), _meta(entry), columns)
+    return docs
+
+
+@functools.cache
+def _packaged_docs(target: str) -> dict[str, ModelDocs]:
+    return load_docs(target=target)
+
+
+def model_docs(model: str, target: str = "duckdb") -> ModelDocs:
+    """The packaged project's documentation of `model` (see `load_docs`); RegistryError if its yml
+    does not document it."""
+    try:
+        return _packaged_docs(target)[model]
+    except KeyError:
+        raise RegistryError(f"the dbt project: no yml documents model {model!r}") from None
+
+
+def columns(model: str, target: str = "duckdb") -> tuple[Column, ...]:
+    """The columns of `model` as its yml documents them (name, description, data_type, meta)."""
+    return model_docs(model, target).columns
