@@ -348,6 +348,13 @@ class Expression:
     def evaluate(self, values: dict[str, Any]) -> Any:
         return _eval(self.tree, values)
 
+    def holds(self, values: dict[str, Any]) -> bool:
+        """Whether the expression is true on a row; ExpressionError when it is not yes/no at all."""
+        value = self.evaluate(values)
+        if value is not None and not isinstance(value, bool):
+            raise ExpressionError(f"{self.text!r} gives {value!r}, not yes/no")
+        return value is True
+
 
 def _value(v: Any) -> Any:
     if isinstance(v, bool) or v is None or isinstance(v, Decimal):
@@ -623,7 +630,7 @@ def _run_test(engine: Engine, model: lk.Model, test: dict[str, Any], result: Che
         bad: list[str] = []
         try:
             for values in keyed:
-                if expr.evaluate(values) is not True:
+                if not expr.holds(values):
                     bad.append(", ".join(f"{r} = {values.get(r)!r}" for r in dict.fromkeys(expr.refs)))
         except ExpressionError as exc:
             result.problems.append(f"{where}: assert {aname}: {exc}")
