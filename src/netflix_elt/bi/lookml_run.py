@@ -5,7 +5,8 @@
 1. one query with every field of the explore (dimensions grouped, measures aggregated, every
    join); when it runs, each field is proven at once;
 2. else the base view alone, then each join alone (a missing table or a broken `sql_on` is named
-   once), then one query per field whose joins work, to name the culprit;
+   once), then all the fields of each view whose joins work in one query, and only when that
+   fails one query per field, to name the culprit;
 
 then every dashboard element's query (its fields and filters), and every `test:` block: its
 query is run for real and each `assert:` expression must be true on every row (zero rows is a
@@ -552,18 +553,28 @@ def _check_explore(engine: Engine, model: lk.Model, name: str, result: CheckResu
             view = ex.aliases[j]
             result.problems.append(f"{where}: join {j} (view {view.name}, {_source(view)}): {error}")
             broken.add(j)
-    for f in fields:
-        label = f"field {f.ref}"
-        compiled = compile_or_note(label, functools.partial(lk.compile_query, ex, [f.ref], d, exact=False))
-        if compiled is None:
-            continue
-        if broken & set(compiled.joins):
+    for alias in ex.aliases:
+        if alias in broken:
             continue  # named once, as its join
-        error = _try(engine, result, compiled.sql)
-        if error:
-            result.problems.append(f"{where}: {label}: {error}")
-        else:
-            seen.add((ex.aliases[f.view].name, f.name))
+        mine = [f for f in fields if f.view == alias]
+        # All of a view's fields in one query, then (if it fails) one by one.
+        try:
+            whole = lk.compile_query(ex, [f.ref for f in mine], d, exact=False)
+        except lk.LookmlSqlError:
+            whole = None
+        if whole is not None and not broken & set(whole.joins) and _try(engine, result, whole.sql) is None:
+            seen.update((ex.aliases[alias].name, f.name) for f in mine)
+            continue
+        for f in mine:
+            label = f"field {f.ref}"
+            compiled = compile_or_note(label, functools.partial(lk.compile_query, ex, [f.ref], d, exact=False))
+            if compiled is None or broken & set(compiled.joins):
+                continue  # a join it needs is named already
+            error = _try(engine, result, compiled.sql)
+            if error:
+                result.problems.append(f"{where}: {label}: {error}")
+            else:
+                seen.add((ex.aliases[alias].name, f.name))
 
 
 def _join_deps(ex: lk.Explore, j: str) -> set[str]:
