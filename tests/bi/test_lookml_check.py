@@ -150,6 +150,19 @@ BREAKS = {
         "lookml/netflix_elt.model.lkml: explore analytics_netflix_current: join netflix_title_genres "
         "(view netflix_title_genres, sql_table_name netflix_elt.netflix_title_genres): ",
     ),
+    "join of an undefined view": (
+        "netflix_elt.model.lkml",
+        "join: netflix_title_cast {",
+        "join: netflix_title_actors {",
+        "lookml/netflix_elt.model.lkml: explore analytics_netflix_current: join netflix_title_actors uses view "
+        "netflix_title_actors, which is not defined (or not included)",
+    ),
+    "dashboard element of an unknown model": (
+        "netflix_overview.dashboard.lookml",
+        "model: netflix_elt\n",
+        "model: netflix\n",
+        "lookml/netflix_overview.dashboard.lookml: element movies_vs_tv: model netflix is not in lookml/",
+    ),
     "unknown field in a dashboard": (
         "netflix_overview.dashboard.lookml",
         "- kpi_top_genres.genre",
@@ -574,3 +587,28 @@ def test_bad_assert_expressions_are_refused(expression: str) -> None:
 def test_assert_expressions_that_cannot_be_evaluated(expression: str, row: dict[str, Any]) -> None:
     with pytest.raises(ExpressionError):
         Expression.parse(expression).holds(row)
+
+
+def test_an_unreachable_endpoint_or_bad_credentials_are_one_line(built: Home, tmp_path: Path) -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = _copy_home(built, tmp_path / "home")
+    args = ["--home", str(home.root), "lookml", "--check", "--against", "bigquery", "--bigquery", "my-project.ds"]
+    started = time.monotonic()
+    out = CliRunner().invoke(cli, [*args, "--endpoint", f"http://127.0.0.1:{port}"])
+    assert out.exit_code == 1, out.output
+    assert out.stderr.strip() == (
+        f"error: cannot reach BigQuery at http://127.0.0.1:{port} (opening the dataset): connection failed; "
+        "check --endpoint"
+    )
+    assert time.monotonic() - started < 30  # bounded retries, not the client's ten minutes
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"type": "service_account", "private_key": "-----SECRET-KEY-----"}))
+    out = CliRunner().invoke(cli, [*args, "--credentials", str(key)])
+    assert out.exit_code == 2, out.output
+    assert out.stderr.startswith(f"error: --credentials {key}: not a service-account JSON key"), out.stderr
+    assert "SECRET" not in out.output

@@ -86,8 +86,9 @@ class DuckDBEngine(Engine):
         # resolves `catalog.table`), and used, so unqualified names resolve too (BigQuery's default dataset).
         name = datasets[0] if datasets else "warehouse"
         path = str(home.warehouse).replace("'", "''")
-        self.con.execute(f"ATTACH '{path}' AS \"{name}\" (READ_ONLY)")
-        self.con.execute(f'USE "{name}"')
+        quoted = '"' + name.replace('"', '""') + '"'
+        self.con.execute(f"ATTACH '{path}' AS {quoted} (READ_ONLY)")
+        self.con.execute(f"USE {quoted}")
 
     def check(self, sql: str) -> None:
         self.rows(f"SELECT * FROM ({sql}) AS q LIMIT 0")
@@ -110,7 +111,14 @@ class BigQueryEngine(Engine):
     dialect = lk.BIGQUERY
 
     def __init__(self, target: str, *, endpoint: str | None = None, credentials: Path | None = None) -> None:
-        from netflix_elt.bi.bigquery import INSTALL_HINT, REQUEST_TIMEOUT_S, _credentials, parse_target
+        from netflix_elt.bi.bigquery import (
+            API_RETRY_DEADLINE_S,
+            CONNECT_DEADLINE_S,
+            INSTALL_HINT,
+            REQUEST_TIMEOUT_S,
+            _credentials,
+            parse_target,
+        )
 
         self.project, self.dataset = parse_target(target)
         try:
@@ -126,16 +134,27 @@ class BigQueryEngine(Engine):
         options = ClientOptions(api_endpoint=endpoint) if endpoint else None
         self.client = bigquery.Client(project=self.project, credentials=creds, client_options=options)
         self.timeout = REQUEST_TIMEOUT_S
+        # Bounded retries: an unreachable endpoint fails in seconds, not after the client's 10 minutes.
+        self.retry = bigquery.DEFAULT_RETRY.with_timeout(API_RETRY_DEADLINE_S)
         try:
-            self.client.get_dataset(f"{self.project}.{self.dataset}", timeout=REQUEST_TIMEOUT_S)
+            self.client.get_dataset(
+                f"{self.project}.{self.dataset}",
+                retry=bigquery.DEFAULT_RETRY.with_timeout(CONNECT_DEADLINE_S),
+                timeout=REQUEST_TIMEOUT_S,
+            )
         except api_exceptions.NotFound:
             self.client.close()
             raise InputError(f"dataset {self.project}.{self.dataset} does not exist") from None
         except Exception as exc:
             self.client.close()
             raise self._fail(exc, "opening the dataset") from exc
-        self.dry_run = self._probe()
-        self.mode = "dry run" if self.dry_run else "LIMIT 0 (the endpoint executes dry runs)"
+        try:
+            why_not = self._probe()
+        except BaseException:
+            self.client.close()
+            raise
+        self.dry_run = not why_not
+        self.mode = "dry run" if self.dry_run else f"LIMIT 0 ({why_not})"
         self.where = f"bigquery {self.project}.{self.dataset}" + (f" at {endpoint}" if endpoint else "")
         log.debug("lookml check on %s: %s", self.where, self.mode)
 
@@ -163,21 +182,24 @@ class BigQueryEngine(Engine):
             dry_run=dry_run, use_query_cache=False, default_dataset=f"{self.project}.{self.dataset}"
         )
 
-    def _probe(self) -> bool:
-        """Whether the endpoint does real dry runs: a dry run of a query that fails only when it runs."""
+    def _probe(self) -> str:
+        """ "" when the endpoint does real dry runs (a dry run of a query that fails only when it
+        runs passes), else why not."""
         try:
-            job = self.client.query(f"SELECT ERROR('{PROBE}')", job_config=self._config(True), timeout=self.timeout)
-            return bool(job.dry_run)
-        except self.api_exceptions.GoogleAPICallError as exc:
-            log.debug("BigQuery dry run is not a dry run here (%s): using LIMIT 0", _one_line(str(exc), 120))
-            return False
+            job = self._run(f"SELECT ERROR('{PROBE}')", True)
+        except EngineError as exc:
+            log.debug("BigQuery dry run is not a dry run here (%s): using LIMIT 0", exc)
+            return "the endpoint executes dry runs" if PROBE in str(exc) else "the endpoint refuses dry runs"
+        return "" if getattr(job, "dry_run", False) else "the endpoint ignores dry_run"
 
     def _run(self, sql: str, dry_run: bool) -> Any:
         from netflix_elt.bi.bigquery import _api_message, _failure_kind
 
         try:
-            job = self.client.query(sql, job_config=self._config(dry_run), timeout=self.timeout)
-            return job if dry_run else list(job.result(timeout=self.timeout))
+            job = self.client.query(
+                sql, job_config=self._config(dry_run), retry=self.retry, job_retry=None, timeout=self.timeout
+            )
+            return job if dry_run else list(job.result(retry=self.retry, timeout=self.timeout))
         except self.api_exceptions.GoogleAPICallError as exc:
             if isinstance(exc, self.api_exceptions.Unauthorized | self.api_exceptions.Forbidden):
                 raise self._fail(exc, "a query") from exc
@@ -477,7 +499,7 @@ def check_lookml(
                 _check_explore(engine, model, name, result, seen)
             for test in model.tests:
                 _run_test(engine, model, test, result)
-            _check_dashboards(engine, project, model, result)
+        _check_dashboards(engine, project, result)
         result.fields = len(seen)
     finally:
         engine.close()
@@ -659,8 +681,10 @@ def _run_test(engine: Engine, model: lk.Model, test: dict[str, Any], result: Che
         result.tests_passed += 1
 
 
-def _check_dashboards(engine: Engine, project: lk.Project, model: lk.Model, result: CheckResult) -> None:
+def _check_dashboards(engine: Engine, project: lk.Project, result: CheckResult) -> None:
     import yaml
+
+    models = {m.name: m for m in project.models}
 
     for path in sorted(project.folder.glob("*.dashboard.lookml")):
         rel = str(Path(project.folder.name) / path.name)
@@ -672,17 +696,21 @@ def _check_dashboards(engine: Engine, project: lk.Project, model: lk.Model, resu
         for dash in dashboards if isinstance(dashboards, list) else []:
             defaults = {str(f.get("name")): f for f in dash.get("filters", []) or []}
             for el in dash.get("elements", []) or []:
-                if str(el.get("model", model.name)) != model.name:
+                if "explore" not in el:
+                    continue  # a text tile
+                name = str(el.get("model") or next(iter(models)))
+                if name not in models:
+                    result.problems.append(
+                        f"{rel}: element {el.get('name')}: model {name} is not in {project.folder.name}/"
+                    )
                     continue
-                _check_element(engine, model, rel, el, defaults, result)
+                _check_element(engine, models[name], rel, el, defaults, result)
 
 
 def _check_element(
     engine: Engine, model: lk.Model, rel: str, el: dict[str, Any], defaults: dict[str, Any], result: CheckResult
 ) -> None:
     where = f"{rel}: element {el.get('name')}"
-    if "explore" not in el:
-        return  # a text tile
     try:
         ex = lk.explore(model, str(el["explore"]))
     except lk.LookmlSqlError as exc:
