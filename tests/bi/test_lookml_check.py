@@ -612,3 +612,17 @@ def test_an_unreachable_endpoint_or_bad_credentials_are_one_line(built: Home, tm
     assert out.exit_code == 2, out.output
     assert out.stderr.startswith(f"error: --credentials {key}: not a service-account JSON key"), out.stderr
     assert "SECRET" not in out.output
+
+
+def test_a_file_that_does_not_parse_is_named(built: Home, tmp_path: Path) -> None:
+    folder = _copy_lookml(built, tmp_path / "lookml")
+    (folder / "kpi_top_genres.view.lkml").write_text("view: kpi_top_genres {\n  dimension: genre {\n")
+    result = check_lookml(built, folder)
+    assert result.problems[0].startswith("lookml/kpi_top_genres.view.lkml: does not parse ("), result.problems
+    # and what needed the view says so: its explore, and the dashboard's tile on it
+    assert result.problems[1:] == [
+        "lookml/netflix_elt.model.lkml: explore kpi_top_genres: uses view kpi_top_genres, which is not defined "
+        "(or not included)",
+        "lookml/netflix_overview.dashboard.lookml: element genres: lookml/netflix_elt.model.lkml: explore "
+        "kpi_top_genres: uses view kpi_top_genres, which is not defined (or not included)",
+    ]

@@ -203,7 +203,10 @@ def load_project(folder: Path) -> Project:
         included: dict[str, View] = {v.name: v for v in by_file.get(path, [])}
         tests = list(doc.get("tests", []))
         for pattern in doc.get("includes", []):
-            for inc in sorted(folder.glob(str(pattern).lstrip("/"))):
+            glob = str(pattern).lstrip("/")
+            # Looker's "*.view" means "*.view.lkml".
+            globs = [glob] if glob.endswith((".lkml", ".lookml")) else [glob, f"{glob}.lkml"]
+            for inc in sorted({p for g in globs for p in folder.glob(g)}):
                 for v in by_file.get(inc, []):
                     included.setdefault(v.name, v)
                 if inc != path and inc in docs:
