@@ -249,6 +249,7 @@ test: movies {{
     filters: [{cur}.type: "Movie"]
   }}
   assert: movie_count {{ expression: ${{{cur}.count}} = {movie} ;; }}
+  assert: by_column_name {{ expression: ${{count}} = {movie} ;; }}
 }}
 test: by_type {{
   explore_source: {cur} {{
@@ -528,13 +529,14 @@ def test_string_literals_are_quoted_for_each_dialect() -> None:
     assert lk.filter_sql("x", "O'Brien", "string", lk.BIGQUERY) == "((x) = 'O\\'Brien')"
 
 
-ROW = {"v.count": 6131, "v.type": "Movie", "v.avg": Decimal("1.5"), "v.none": None, "v.flag": "Yes"}
+ROW = {"v.count": 6131, "count": 6131, "v.type": "Movie", "v.avg": Decimal("1.5"), "v.none": None, "v.flag": "Yes"}
 
 
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [
         ("${v.count} = 6131", True),
+        ("${count} = 6131", True),  # a test's column by its name
         ("${v.count} = 6132", False),
         ("${v.count} != 6131", False),
         ("${v.count} <> 1", True),

@@ -226,7 +226,7 @@ class BigQueryEngine(Engine):
 # -- the assert expressions ----------------------------------------------------------------------
 
 _TOKEN = re.compile(
-    r"""\s*(?:(?P<ref>\$\{\s*\w+\.\w+\s*\})|(?P<num>\d+(?:\.\d+)?)|(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+    r"""\s*(?:(?P<ref>\$\{\s*\w+(?:\.\w+)?\s*\})|(?P<num>\d+(?:\.\d+)?)|(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
     |(?P<op><>|!=|<=|>=|=|<|>|\(|\)|,|\+|-|\*|/)|(?P<word>[A-Za-z_]\w*))""",
     re.VERBOSE,
 )
@@ -251,8 +251,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 @dataclass
 class Expression:
-    """A parsed Looker expression: `${view.field}`, numbers, strings, yes/no, null, `=`, `!=`/`<>`,
-    `<`, `<=`, `>`, `>=`, `+ - * /`, AND, OR, NOT, is_null(), parentheses. No eval()."""
+    """A parsed Looker expression: `${view.field}` (or a column's name, `${count}`), numbers,
+    strings, yes/no, null, `=`, `!=`/`<>`, `<`, `<=`, `>`, `>=`, `+ - * /`, AND, OR, NOT,
+    is_null(), parentheses. No eval()."""
 
     text: str
     tree: Any = None
