@@ -126,6 +126,14 @@ BREAKS = {
         "sql: ${TABLE}.title_x ;;",
         "lookml/netflix_elt.model.lkml: explore analytics_netflix_current: field analytics_netflix_current.title: ",
     ),
+    # A number dimension whose SQL gives a string: the query runs, the check of its type fails.
+    "number that is a string": (
+        "analytics_netflix_current.view.lkml",
+        "sql: ${TABLE}.release_year ;;",
+        "sql: CAST(${TABLE}.release_year AS STRING) ;;",
+        "lookml/netflix_elt.model.lkml: explore analytics_netflix_current: "
+        "field analytics_netflix_current.release_year: is type: number, but its SQL gives VARCHAR",
+    ),
     # A view pointed at a table that is not there (a renamed dbt model): the explore's view.
     "missing table": (
         "kpi_top_genres.view.lkml",

@@ -10,8 +10,9 @@
 
 then every dashboard element's query (its fields and filters), and every `test:` block: its
 query is run for real and each `assert:` expression must be true on every row (zero rows is a
-failure). The old name checks that SQL cannot make stay: every dashboard element's explore,
-fields, filters and sorts exist.
+failure). The checks that running the SQL cannot make stay: every dashboard element's explore,
+fields, filters and sorts exist, and a `type: number` dimension's SQL gives a number (the
+column types of the result, or of the dry run's schema).
 
 Engines: the home's DuckDB warehouse, ATTACHed READ_ONLY to an in-memory DuckDB under the
 LookML's dataset name (so `netflix_elt.<table>` resolves; nothing is written to the home), or a
@@ -53,8 +54,9 @@ class Engine:
     where: str  # for the summary line
     mode: str  # how field queries are run: "LIMIT 0" or "dry run"
 
-    def check(self, sql: str) -> None:
-        """Raise EngineError when the engine refuses `sql` (run with LIMIT 0, or a dry run)."""
+    def check(self, sql: str) -> dict[str, str]:
+        """The result's column types (by column name) of `sql`, run with LIMIT 0 or as a dry run;
+        EngineError when the engine refuses it."""
         raise NotImplementedError
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
@@ -90,8 +92,16 @@ class DuckDBEngine(Engine):
         self.con.execute(f"ATTACH '{path}' AS {quoted} (READ_ONLY)")
         self.con.execute(f"USE {quoted}")
 
-    def check(self, sql: str) -> None:
-        self.rows(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+    def check(self, sql: str) -> dict[str, str]:
+        import duckdb
+
+        try:
+            cur = self.con.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+            types = {str(d[0]): str(d[1]).upper() for d in cur.description or []}
+            cur.fetchall()
+            return types
+        except duckdb.Error as exc:
+            raise EngineError(_one_line(str(exc).split("\n")[0])) from None
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         import duckdb
@@ -101,7 +111,7 @@ class DuckDBEngine(Engine):
             names = [d[0] for d in cur.description or []]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         except duckdb.Error as exc:
-            raise EngineError(_one_line(str(exc).split("\n")[0] if "\n" in str(exc) else str(exc))) from None
+            raise EngineError(_one_line(str(exc).split("\n")[0])) from None
 
     def close(self) -> None:
         self.con.close()
@@ -199,7 +209,7 @@ class BigQueryEngine(Engine):
             job = self.client.query(
                 sql, job_config=self._config(dry_run), retry=self.retry, job_retry=None, timeout=self.timeout
             )
-            return job if dry_run else list(job.result(retry=self.retry, timeout=self.timeout))
+            return job if dry_run else job.result(retry=self.retry, timeout=self.timeout)
         except self.api_exceptions.GoogleAPICallError as exc:
             if isinstance(exc, self.api_exceptions.Unauthorized | self.api_exceptions.Forbidden):
                 raise self._fail(exc, "a query") from exc
@@ -210,11 +220,14 @@ class BigQueryEngine(Engine):
                 raise self._fail(exc, "a query") from exc
             raise EngineError(_api_message(exc)) from None
 
-    def check(self, sql: str) -> None:
+    def check(self, sql: str) -> dict[str, str]:
         if self.dry_run:
-            self._run(sql, True)
+            schema = self._run(sql, True).schema
         else:
-            self._run(f"SELECT * FROM ({sql}) AS q LIMIT 0", False)
+            rows = self._run(f"SELECT * FROM ({sql}) AS q LIMIT 0", False)
+            list(rows)
+            schema = rows.schema
+        return {str(f.name): str(f.field_type).upper() for f in schema or []}
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         return [dict(r.items()) for r in self._run(sql, False)]
@@ -521,12 +534,23 @@ def check_lookml(
     return result
 
 
-def _try(engine: Engine, result: CheckResult, sql: str) -> str | None:
+NUMERIC_TYPE = re.compile(r"INT|FLOAT|DOUBLE|DECIMAL|NUMERIC|REAL")
+
+
+def _try(
+    engine: Engine, result: CheckResult, compiled: lk.Compiled, fields: Sequence[lk.Field] = (), where: str = ""
+) -> str | None:
+    """The engine's error for the query, else None; a `type: number` dimension among `fields`
+    whose SQL gives no number is a problem too (what the SQL alone would not catch)."""
     result.queries += 1
     try:
-        engine.check(sql)
+        types = engine.check(compiled.sql)
     except EngineError as exc:
         return str(exc)
+    for f, column in zip(fields, compiled.columns, strict=False):
+        got = types.get(column)
+        if f.kind == "dimension" and f.type == "number" and got is not None and not NUMERIC_TYPE.search(got):
+            result.problems.append(f"{where}: field {f.ref}: is type: number, but its SQL gives {got}")
     return None
 
 
@@ -550,7 +574,7 @@ def _check_explore(engine: Engine, model: lk.Model, name: str, result: CheckResu
 
     refs = [f.ref for f in fields]
     everything = compile_or_note("all fields", lambda: lk.compile_query(ex, refs, d, joins=list(ex.joins), exact=False))
-    if everything is not None and _try(engine, result, everything.sql) is None:
+    if everything is not None and _try(engine, result, everything, fields, where) is None:
         seen.update((ex.aliases[f.view].name, f.name) for f in fields)
         return
     # Something fails: the base view alone, each join alone, then field by field.
@@ -558,7 +582,7 @@ def _check_explore(engine: Engine, model: lk.Model, name: str, result: CheckResu
     compiled = compile_or_note(f"view {base.name}", lambda: lk.compile_query(ex, [], d, joins=[]))
     if compiled is None:
         return
-    error = _try(engine, result, compiled.sql)
+    error = _try(engine, result, compiled)
     if error:
         result.problems.append(f"{where}: view {base.name} ({_source(base)}): {error}")
         return
@@ -571,7 +595,7 @@ def _check_explore(engine: Engine, model: lk.Model, name: str, result: CheckResu
         if compiled is None:
             broken.add(j)
             continue
-        error = _try(engine, result, compiled.sql)
+        error = _try(engine, result, compiled)
         if error:
             view = ex.aliases[j]
             result.problems.append(f"{where}: join {j} (view {view.name}, {_source(view)}): {error}")
@@ -585,7 +609,7 @@ def _check_explore(engine: Engine, model: lk.Model, name: str, result: CheckResu
             whole = lk.compile_query(ex, [f.ref for f in mine], d, exact=False)
         except lk.LookmlSqlError:
             whole = None
-        if whole is not None and not broken & set(whole.joins) and _try(engine, result, whole.sql) is None:
+        if whole is not None and not broken & set(whole.joins) and _try(engine, result, whole, mine, where) is None:
             seen.update((ex.aliases[alias].name, f.name) for f in mine)
             continue
         for f in mine:
@@ -593,7 +617,7 @@ def _check_explore(engine: Engine, model: lk.Model, name: str, result: CheckResu
             compiled = compile_or_note(label, functools.partial(lk.compile_query, ex, [f.ref], d, exact=False))
             if compiled is None or broken & set(compiled.joins):
                 continue  # a join it needs is named already
-            error = _try(engine, result, compiled.sql)
+            error = _try(engine, result, compiled, [f], where)
             if error:
                 result.problems.append(f"{where}: {label}: {error}")
             else:
@@ -738,6 +762,6 @@ def _check_element(
     except lk.LookmlSqlError as exc:
         result.problems.append(f"{where}: {exc}")
         return
-    error = _try(engine, result, compiled.sql)
+    error = _try(engine, result, compiled)
     if error:
         result.problems.append(f"{where}: its query fails: {error}")
