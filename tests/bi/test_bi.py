@@ -263,9 +263,8 @@ def test_cli_lookml_check_without_lookml_fails(built: Home, tmp_path: Path) -> N
     for make in (lambda: None, folder.mkdir):
         make()
         out = CliRunner().invoke(cli, ["--home", str(copy.root), "lookml", "--check"])
-        assert out.exit_code == 1, out.output
+        assert out.exit_code == 2, out.output  # bad input: there is nothing to check
         assert f"error: {folder}: no LookML files; run `netflix-elt lookml` to generate them" in out.stderr.splitlines()
-        assert "lookml: 1 problem(s)" in out.stdout
 
 
 @pytest.mark.parametrize(

@@ -14,16 +14,69 @@ from netflix_elt.cli.options import lock_opt
 @click.command()
 @click.option("--connection", default="bigquery_connection", show_default=True, help="Looker connection name.")
 @click.option("--dataset", default="netflix_elt", show_default=True, help="Dataset (schema) the views read from.")
-@click.option("--check", is_flag=True, help="Only validate the existing lookml/ folder against the warehouse.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Only check the existing lookml/ folder: run every field, dashboard element and test: block (read-only).",
+)
+@click.option(
+    "--against",
+    type=click.Choice(["duckdb", "bigquery"]),
+    default="duckdb",
+    show_default=True,
+    help="With --check: the engine the SQL runs on (the home's warehouse, or a BigQuery dataset).",
+)
+@click.option(
+    "--bigquery",
+    "bq_target",
+    metavar="PROJECT.DATASET",
+    help="With --against bigquery: the dataset (default $NETFLIX_ELT_BQ_PROJECT.$NETFLIX_ELT_BQ_DATASET).",
+)
+@click.option("--endpoint", help="BigQuery API endpoint (an emulator, say; default $NETFLIX_ELT_BQ_API_ENDPOINT).")
+@click.option(
+    "--credentials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Service-account JSON file (else GOOGLE_APPLICATION_CREDENTIALS or application-default credentials).",
+)
 @click.pass_obj
 @guard
-def lookml(state: Ctx, connection: str, dataset: str, check: bool) -> int:
-    """Generate LookML (model, views, dashboard) from the warehouse schema into lookml/."""
-    from netflix_elt.bi.lookml import LookmlOptions, generate_lookml, validate_lookml
+def lookml(
+    state: Ctx,
+    connection: str,
+    dataset: str,
+    check: bool,
+    against: str,
+    bq_target: str | None,
+    endpoint: str | None,
+    credentials: Path | None,
+) -> int:
+    """Generate LookML (model, views, dashboard) from the warehouse schema into lookml/, then check
+    it by running its SQL; --check only checks."""
+    import os
+
+    from netflix_elt.bi.lookml import LookmlOptions, generate_lookml
+    from netflix_elt.bi.lookml_run import check_lookml
     from netflix_elt.core.lock import shared_lock
 
     if not connection.strip():
         raise click.BadParameter("give a Looker connection name", param_hint="--connection")
+    if against == "bigquery":
+        if not check:
+            raise click.UsageError("--against bigquery goes with --check")
+        if not bq_target:
+            project = os.environ.get("NETFLIX_ELT_BQ_PROJECT", "").strip()
+            if not project:
+                raise click.UsageError(
+                    "--against bigquery needs --bigquery PROJECT.DATASET (or NETFLIX_ELT_BQ_PROJECT and "
+                    "NETFLIX_ELT_BQ_DATASET)"
+                )
+            bq_target = f"{project}.{os.environ.get('NETFLIX_ELT_BQ_DATASET', '').strip() or 'netflix_elt'}"
+        endpoint = endpoint or os.environ.get("NETFLIX_ELT_BQ_API_ENDPOINT") or None
+        from netflix_elt.bi.bigquery import parse_target
+
+        parse_target(bq_target)  # before any work
+    elif bq_target or endpoint or credentials:
+        raise click.UsageError("--bigquery, --endpoint and --credentials go with --check --against bigquery")
     need_warehouse(state)
     if not check:  # --check only reads: it logs to the console alone
         writing(state, create=True)
@@ -32,12 +85,19 @@ def lookml(state: Ctx, connection: str, dataset: str, check: bool) -> int:
         if not check:
             for path in generate_lookml(state.home, folder, LookmlOptions(connection=connection, dataset=dataset)):
                 echo(f"wrote    {path.relative_to(state.home.root)}")
-        problems = validate_lookml(state.home, folder)
-    for p in problems:
+        result = check_lookml(
+            state.home, folder, against=against, target=bq_target, endpoint=endpoint, credentials=credentials
+        )
+    for p in result.problems:
         echo(f"error: {p}", err=True)
     if not state.quiet:
-        echo(f"lookml: {len(problems)} problem(s) against {state.home.warehouse.name}")
-    return EXIT_FAIL if problems else EXIT_OK
+        echo(
+            f"checked  {result.fields} fields of {result.explores} explores, {result.elements} dashboard elements, "
+            f"{result.tests_passed}/{result.tests} tests passed ({result.queries} queries, {result.mode}, "
+            f"{result.seconds:.2f}s)"
+        )
+        echo(f"lookml: {len(result.problems)} problem(s) against {result.where or state.home.warehouse.name}")
+    return EXIT_FAIL if result.problems else EXIT_OK
 
 
 @click.command()
