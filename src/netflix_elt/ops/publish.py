@@ -21,7 +21,14 @@ def publish(home: Home) -> list[Path]:
     from netflix_elt.bi.dashboard import build_dashboard
     from netflix_elt.bi.exports import MANIFEST, export_tables, exports_dir
     from netflix_elt.bi.lookml import MODEL_NAME, generate_lookml
+    from netflix_elt.warehouse.target import home_target_name
 
+    if home_target_name(home) == "bigquery":
+        # The BI outputs read the models from the local warehouse; on BigQuery they live in the
+        # dataset (query them there). Not yet: LookML for the BigQuery connection, the dashboard
+        # and exports from the dataset.
+        log.info("publish: the models live in BigQuery: exports/, lookml/ and the dashboard are not built")
+        return []
     con = connect(home)
     try:
         transform = latest_transform(con)
