@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +92,42 @@ def bq_query(endpoint: tuple[str, str], sql: str) -> list[tuple]:
         c.close()
 
 
-def differing_tables(endpoint: tuple[str, str], dataset: str, duck_home: Home) -> dict[str, str]:
-    """{table: what differs} over COMPARED between the BigQuery dataset and the DuckDB home."""
+def differing_tables(
+    endpoint: tuple[str, str],
+    dataset: str,
+    duck_home: Home,
+    *,
+    skip_column: Callable[[str], bool] = lambda c: False,
+    bq_values: dict[Any, Any] | None = None,
+    duck_values: dict[Any, Any] | None = None,
+) -> dict[str, str]:
+    """{table: what differs} over COMPARED between the BigQuery dataset and the DuckDB home. Two
+    homes built from the same drops differ in their batch ids and ingestion times: `skip_column`
+    leaves columns out, `bq_values` / `duck_values` relabel values (e.g. each batch id by its rank)."""
     _, project = endpoint
+
+    def relabel(rows: list[tuple], labels: dict[Any, Any] | None) -> list[tuple]:
+        return sorted_rows([tuple(labels.get(v, v) for v in r) for r in rows]) if labels else rows
+
     out = {}
     for table in COMPARED:
-        cols, expected = duck_rows(duck_home, table)
+        cols, _ = duck_rows(duck_home, table)
+        cols = [c for c in cols if not skip_column(c)]
+        con = duckdb.connect(str(duck_home.warehouse), read_only=True)
+        try:
+            expected = relabel(
+                sorted_rows(con.execute(f"select {', '.join(cols)} from {table}").fetchall()), duck_values
+            )
+        finally:
+            con.close()
         got = sorted_rows(bq_query(endpoint, f"select {', '.join(cols)} from `{project}.{dataset}.{table}`"))
+        got = relabel(got, bq_values)
         if got != expected:
-            missing = [r for r in expected if r not in set(got)][:2]
-            out[table] = f"{len(got)} rows on BigQuery, {len(expected)} on DuckDB; e.g. missing {missing}"
+            have, want = set(got), set(expected)
+            missing, extra = [r for r in expected if r not in have][:2], [r for r in got if r not in want][:2]
+            columns = sorted({c for m, e in zip(missing, extra) for c, a, b in zip(cols, m, e) if a != b})
+            out[table] = (
+                f"{len(got)} rows on BigQuery, {len(expected)} on DuckDB; columns {columns} differ, "
+                f"e.g. {missing} vs {extra}"
+            )
     return out
