@@ -125,7 +125,9 @@ def differing_tables(
         if got != expected:
             have, want = set(got), set(expected)
             missing, extra = [r for r in expected if r not in have][:2], [r for r in got if r not in want][:2]
-            columns = sorted({c for m, e in zip(missing, extra) for c, a, b in zip(cols, m, e) if a != b})
+            columns = sorted(
+                {c for m, e in zip(missing, extra, strict=False) for c, a, b in zip(cols, m, e, strict=True) if a != b}
+            )
             out[table] = (
                 f"{len(got)} rows on BigQuery, {len(expected)} on DuckDB; columns {columns} differ, "
                 f"e.g. {missing} vs {extra}"

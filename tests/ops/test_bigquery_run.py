@@ -198,7 +198,9 @@ def test_monitor_checks_against_bigquery_and_status_works(bq_run: BqRun) -> None
     )
     assert rows and rows[0][0] == "pass", rows
     assert "(BigQuery)" in rows[0][1] and rows[0][1].startswith("8810 rows"), rows
-    _ok(_cli(bq_run.home, bq_run.env, "status"))
+    out = _cli(bq_run.home, bq_run.env, "status")
+    _, project = bq_run.endpoint
+    assert f"models in BigQuery {project}.{DATASET}" in _ok(out)
 
 
 def test_another_target_than_the_homes_is_refused(bq_run: BqRun) -> None:
@@ -215,3 +217,18 @@ def test_a_missing_project_is_one_line_and_writes_nothing(tmp_path: Path, bq_end
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "NETFLIX_ELT_BQ_PROJECT" in lines[0], proc.stderr
     assert not home.root.exists()
+
+
+def test_the_dashboard_reads_its_figures_from_bigquery(bq_run: BqRun, duck_home: Home) -> None:
+    page = (bq_run.home.root / "reports" / "dashboard.html").read_text(encoding="utf-8")
+    reference = (duck_home.root / "reports" / "dashboard.html").read_text(encoding="utf-8")
+    active = f"{8807 - 50 + 3:,}"
+    assert active in page and active in reference
+    assert not (bq_run.home.root / "tmp" / "dashboard_bigquery.duckdb").exists()  # the scratch file is gone
+
+
+def test_a_duckdb_home_with_models_is_not_switched_to_bigquery(bq_run: BqRun, duck_home: Home) -> None:
+    proc = _cli(duck_home, bq_run.env, "run", "--target", "bigquery", "--source", str(CANONICAL))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "DuckDB" in proc.stderr
+    assert not (duck_home.root / "engine.json").exists()

@@ -148,6 +148,10 @@ def check_target(home: Home, explicit: str | None = None) -> BigQueryTarget | No
     if (has or wanted) != "bigquery":
         return None
     bq = bigquery_from_env()
+    if has is None and _has_local_models(home):
+        raise InputError(
+            f"{home.root}: its models live in the local DuckDB warehouse; use another --home for --target bigquery"
+        )
     if facts:
         for key, mine in (("project", bq.project), ("dataset", bq.dataset), ("endpoint", bq.api_endpoint)):
             if facts.get(key) != mine:
@@ -157,6 +161,30 @@ def check_target(home: Home, explicit: str | None = None) -> BigQueryTarget | No
                     f"the environment names another {key} ({mine!r}): use another --home"
                 )
     return bq
+
+
+def _has_local_models(home: Home) -> bool:
+    """A home without engine.json whose DuckDB warehouse already has a transformed batch."""
+    if not home.warehouse.is_file():
+        return False
+    import duckdb
+
+    from netflix_elt.warehouse.ledger import TRANSFORMS_TABLE
+
+    try:
+        con = duckdb.connect(str(home.warehouse), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        row = con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [TRANSFORMS_TABLE]
+        ).fetchone()
+        if not row or not row[0]:
+            return False
+        done = con.execute(f"select count(*) from {TRANSFORMS_TABLE} where status = 'succeeded'").fetchone()
+        return bool(done and done[0])
+    finally:
+        con.close()
 
 
 def remember_target(home: Home, bq: BigQueryTarget | None) -> None:
