@@ -232,3 +232,10 @@ def test_a_duckdb_home_with_models_is_not_switched_to_bigquery(bq_run: BqRun, du
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "DuckDB" in proc.stderr
     assert not (duck_home.root / "engine.json").exists()
+
+
+def test_verify_reads_the_local_raw_layer_and_rebuild_says_it_is_not_supported(bq_run: BqRun) -> None:
+    _ok(_cli(bq_run.home, bq_run.env, "verify"))
+    proc = _cli(bq_run.home, bq_run.env, "rebuild")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "BigQuery" in proc.stderr and "Traceback" not in proc.stderr
