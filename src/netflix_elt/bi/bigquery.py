@@ -23,11 +23,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from netflix_elt.core.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.core.files import file_sha256
 from netflix_elt.transform import registry
+from netflix_elt.warehouse.bigquery import (  # shared plumbing, re-exported for callers of bi.bigquery
+    API_RETRY_DEADLINE_S,
+    CONNECT_DEADLINE_S,
+    INSTALL_HINT,
+    JOB_TIMEOUT_S,
+    REQUEST_TIMEOUT_S,
+    _api_message,
+    _credentials,
+    _failure_kind,
+    bigquery_type,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +45,6 @@ MANIFEST = "manifest.json"
 # What `netflix-elt export --bigquery` loads, in this order: the `bigquery` exposure of the dbt
 # project (models/exposures.yml).
 BIGQUERY_TABLES = registry.exposure_models("bigquery")
-INSTALL_HINT = "pip install 'netflix-elt[bigquery]'"
-
-# How long to try reaching the API at all (connection refused, DNS...) before giving up, and the
-# per-request timeout of the small calls. The load and query jobs get longer ones.
-CONNECT_DEADLINE_S = 5.0
-REQUEST_TIMEOUT_S = 30.0
-JOB_TIMEOUT_S = 900.0
-API_RETRY_DEADLINE_S = 60.0
 
 # PROJECT.DATASET. A project id is 6-30 lowercase letters, digits and hyphens (optionally behind a
 # `domain.com:` prefix); a dataset name is letters, digits and underscores.
@@ -50,36 +52,6 @@ _TARGET_RE = re.compile(
     r"^(?P<project>(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9])\.(?P<dataset>[A-Za-z0-9_]{1,1024})$"
 )
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-_DECIMAL_RE = re.compile(r"^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
-
-# DuckDB type name -> BigQuery type, for the types a DuckDB `COPY ... (FORMAT parquet)` writes in a
-# form a BigQuery Parquet load accepts.
-_SIMPLE_TYPES = {
-    "VARCHAR": "STRING",
-    "TEXT": "STRING",
-    "STRING": "STRING",
-    "BIGINT": "INT64",
-    "INTEGER": "INT64",
-    "SMALLINT": "INT64",
-    "TINYINT": "INT64",
-    "UINTEGER": "INT64",
-    "USMALLINT": "INT64",
-    "UTINYINT": "INT64",
-    "DOUBLE": "FLOAT64",
-    "FLOAT": "FLOAT64",
-    "REAL": "FLOAT64",
-    "BOOLEAN": "BOOL",
-    "DATE": "DATE",
-    "TIME": "TIME",
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
-    "TIMESTAMPTZ": "TIMESTAMP",
-    "TIMESTAMP": "DATETIME",  # no time zone: a civil date-time
-    "JSON": "JSON",
-    "BLOB": "BYTES",
-    # DuckDB writes HUGEINT (what sum() of integers gives) to Parquet as DOUBLE; BigQuery can only
-    # load a Parquet DOUBLE as FLOAT64.
-    "HUGEINT": "FLOAT64",
-}
 
 
 @dataclass(frozen=True)
@@ -107,19 +79,6 @@ def parse_target(target: str) -> tuple[str, str]:
             "a GCP project id and a dataset name of letters, digits and underscores"
         )
     return m["project"], m["dataset"]
-
-
-def bigquery_type(duckdb_type: str, *, where: str = "") -> str:
-    """The BigQuery type a Parquet column of DuckDB type `duckdb_type` loads into."""
-    name = " ".join(str(duckdb_type).upper().split())
-    if name in _SIMPLE_TYPES:
-        return _SIMPLE_TYPES[name]
-    m = _DECIMAL_RE.match(name)
-    if m:
-        precision, scale = int(m[1]), int(m[2])
-        # NUMERIC holds 29 integer and 9 fractional digits; anything wider needs BIGNUMERIC.
-        return "NUMERIC" if scale <= 9 and precision - scale <= 29 else "BIGNUMERIC"
-    raise InputError(f"{where or 'column'}: DuckDB type {duckdb_type!r} has no BigQuery mapping for a Parquet load")
 
 
 def _plan(exports_dir: Path, only: Sequence[str] | None = None) -> list[_Planned]:
@@ -188,66 +147,6 @@ def _parquet_columns(path: Path) -> list[str]:
         raise InputError(f"{path}: not a readable Parquet file ({' '.join(str(exc).split())[:200]})") from None
     finally:
         con.close()
-
-
-def _credentials(credentials: Path | None, endpoint: str | None) -> tuple[Any, str]:
-    """(google credentials, where they came from). The credentials themselves are never logged."""
-    import google.auth
-    from google.auth import exceptions as auth_exceptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.oauth2 import service_account
-
-    scopes = ["https://www.googleapis.com/auth/bigquery"]
-    if credentials is not None:
-        path = Path(credentials).expanduser()
-        if not path.is_file():
-            raise InputError(f"--credentials {path}: no such file (a service-account JSON key)")
-        try:
-            creds = service_account.Credentials.from_service_account_file(str(path), scopes=scopes)
-        except (ValueError, KeyError, OSError, json.JSONDecodeError) as exc:
-            # The message may quote the file: name the problem, not the content.
-            raise InputError(f"--credentials {path}: not a service-account JSON key ({type(exc).__name__})") from None
-        return creds, "service-account file"
-    if endpoint:
-        return AnonymousCredentials(), "anonymous (endpoint given, no credentials file)"
-    try:
-        creds, _ = google.auth.default(scopes=scopes)
-    except auth_exceptions.DefaultCredentialsError:
-        raise InputError(
-            "no BigQuery credentials: pass --credentials FILE (a service-account JSON key), set "
-            "GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`"
-        ) from None
-    return creds, "application-default credentials"
-
-
-def _failure_kind(exc: BaseException) -> str | None:
-    """What went wrong, however the client library wrapped it: 'refused' (the token endpoint
-    refused the credentials), 'token' (it could not be reached), 'connection' (the API could not be
-    reached: refused, DNS, timeout), else None."""
-    import requests
-    from google.api_core import exceptions as api_exceptions
-    from google.auth import exceptions as auth_exceptions
-
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, auth_exceptions.RefreshError):
-            return "refused"
-        if isinstance(e, auth_exceptions.TransportError):
-            return "token"
-        if isinstance(e, requests.exceptions.ConnectionError | requests.exceptions.Timeout | ConnectionError):
-            return "connection"
-        if isinstance(e, api_exceptions.RetryError) and e.cause is not None:
-            e = e.cause
-            continue
-        e = e.__cause__ or e.__context__
-    return None
-
-
-def _api_message(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc)
-    return " ".join(str(message).split())[:300]
 
 
 def load_exports(
@@ -347,3 +246,21 @@ def load_exports(
         return loaded
     finally:
         client.close()
+
+
+__all__ = [
+    "API_RETRY_DEADLINE_S",
+    "BIGQUERY_TABLES",
+    "CONNECT_DEADLINE_S",
+    "INSTALL_HINT",
+    "JOB_TIMEOUT_S",
+    "MANIFEST",
+    "REQUEST_TIMEOUT_S",
+    "LoadedTable",
+    "_api_message",
+    "_credentials",
+    "_failure_kind",
+    "bigquery_type",
+    "load_exports",
+    "parse_target",
+]

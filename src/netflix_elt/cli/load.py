@@ -118,6 +118,13 @@ def ingest(
     help="Mass-deletion guard: refuse a snapshot drop that deletes more than this share of the active "
     "titles, or lists that share fewer titles.",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["duckdb", "bigquery"]),
+    default=None,
+    help="Where dbt builds the models (default: the home's, else NETFLIX_ELT_DBT_TARGET, else duckdb). "
+    "bigquery reads NETFLIX_ELT_BQ_PROJECT, _DATASET, _METHOD, _KEYFILE, _TOKEN, _LOCATION, _API_ENDPOINT.",
+)
 @strict_opt
 @lock_opt
 @monitor_thresholds
@@ -136,6 +143,7 @@ def run(
     accept_deletes: bool,
     key_change_threshold: float,
     max_delete_ratio: float,
+    target: str | None,
     strict: bool,
     lock_timeout: float,
     freshness_warn_hours: float,
@@ -152,6 +160,7 @@ def run(
     from netflix_elt.ops.options import ingest_options, monitor_options
     from netflix_elt.ops.pipeline import RunResult, check_arguments, run_pipeline
     from netflix_elt.transform.batches import TransformOptions
+    from netflix_elt.warehouse.target import check_target
 
     writing(state)
     if inbox is not None and sources:
@@ -166,6 +175,7 @@ def run(
     topts = TransformOptions(key_change_threshold=key_change_threshold, max_delete_ratio=max_delete_ratio)
     mopts = monitor_options(strict, freshness_warn_hours, freshness_fail_hours, volume_change, null_rate_jump)
     check_arguments(state.home, list(sources), inbox)
+    check_target(state.home, target)  # a bad or missing setting: exit 2 before anything is written
     writing(state, create=True)
     result = RunResult(run_id=state.run_id)
     if not state.quiet:
@@ -180,6 +190,7 @@ def run(
             inbox=inbox,
             lock_timeout=lock_timeout,
             result=result,
+            target=target,
         )
     finally:
         state.status = result.status

@@ -83,6 +83,12 @@ def render_status(snap: dict[str, Any]) -> list[str]:
     if by_status["skip"]:
         names = ", ".join(c["check"] for c in checks if c["status"] == "skip")
         lines.append(f"  SKIP {by_status['skip']} with nothing to compare with yet (no previous batch): {names}")
+    engine = snap.get("engine") or {}
+    if engine.get("target") == "bigquery":
+        at = f" at {engine['endpoint']}" if engine.get("endpoint") else ""
+        lines.append(
+            f"models in BigQuery {engine.get('project')}.{engine.get('dataset')}{at} (ledger and raw layer local)"
+        )
     return lines
 
 

@@ -29,6 +29,7 @@ from netflix_elt.transform.batches import (
     transform_pending,
 )
 from netflix_elt.warehouse.connection import connect, utcnow
+from netflix_elt.warehouse.target import check_target, remember_target
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,17 @@ def run_pipeline(
     inbox: Path | None = None,
     lock_timeout: float = DEFAULT_TIMEOUT,
     result: RunResult | None = None,
+    target: str | None = None,
 ) -> RunResult:
     """Ingest each source (the bundled sample by default, or every new drop in `inbox`),
     transform each loaded batch in order, then run the checks. Batches left pending by an
     earlier run are transformed first. Holds the home's lock throughout. Pass `result` to keep
-    what was done so far when a step raises."""
+    what was done so far when a step raises. `target` (duckdb, bigquery; default: the home's, else
+    NETFLIX_ELT_DBT_TARGET, else duckdb) is where the models are built."""
     check_arguments(home, sources, inbox)
+    bq = check_target(home, target)  # before anything is written
     home.ensure()
+    remember_target(home, bq)
     result = result or RunResult(run_id=new_run_id())
     started = time.monotonic()
     started_at = utcnow()
@@ -203,7 +208,7 @@ def run_monitor(
             finally:
                 con.close()
             if batch is not None:
-                outcome = Dbt(home).test(
+                outcome = Dbt.for_home(home).test(
                     [f"{CURRENT}+"],  # the current table and everything built from it
                     variables={"batch_id": batch},
                     exclude_unit_tests=True,

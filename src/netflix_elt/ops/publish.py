@@ -21,7 +21,10 @@ def publish(home: Home) -> list[Path]:
     from netflix_elt.bi.dashboard import build_dashboard
     from netflix_elt.bi.exports import MANIFEST, export_tables, exports_dir
     from netflix_elt.bi.lookml import MODEL_NAME, generate_lookml
+    from netflix_elt.warehouse.target import home_target_name
 
+    if home_target_name(home) == "bigquery":
+        return _publish_bigquery(home)
     con = connect(home)
     try:
         transform = latest_transform(con)
@@ -50,3 +53,61 @@ def publish(home: Home) -> list[Path]:
     dashboard = build_dashboard(home)
     log.info("published exports/, lookml/ and %s", dashboard.relative_to(home.root))
     return [exports_dir(home), lookml_dir, dashboard]
+
+
+def _publish_bigquery(home: Home) -> list[Path]:
+    """Publishing when the models live in BigQuery: the dashboard, from the few small tables its
+    exposure (`offline_dashboard`) lists, fetched from the dataset into a scratch DuckDB file beside
+    a copy of the local ledger tables, handed to the same dashboard code. Not yet: exports/ and
+    LookML for the BigQuery connection (the latter waits for LookML generated from the dbt
+    contracts), each skipped with a log line."""
+    import duckdb
+
+    from netflix_elt.bi.dashboard import build_dashboard
+    from netflix_elt.transform.registry import exposure_models
+    from netflix_elt.warehouse.bigquery import BigQuerySession
+    from netflix_elt.warehouse.ledger import RAW_TABLE
+    from netflix_elt.warehouse.target import home_target
+
+    con = connect(home)
+    try:
+        transform = latest_transform(con)
+    finally:
+        con.close()
+    if transform is None:
+        log.info("publish: nothing transformed yet")
+        return []
+    bq = home_target(home)
+    assert bq is not None
+    log.info("publish: the models live in BigQuery: exports/ and lookml/ are not built in this mode (yet)")
+    scratch = home.tmp_dir / "dashboard_bigquery.duckdb"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    try:
+        out = duckdb.connect(str(scratch))
+        try:
+            out.execute("attach ? as local (read_only)", [str(home.warehouse)])
+            local_tables = [
+                t
+                for (t,) in out.execute(
+                    "select table_name from information_schema.tables where table_catalog = 'local' "
+                    "and table_schema = 'main'"
+                ).fetchall()
+            ]
+            for table in local_tables:
+                if table != RAW_TABLE:  # the ledger, the runs and the checks; not the raw rows
+                    out.execute(f'create table "{table}" as select * from local.main."{table}"')
+            out.execute("detach local")
+            with BigQuerySession(bq) as session:
+                for model in exposure_models("offline_dashboard"):
+                    arrow = session.to_arrow(model)  # noqa: F841  (read by DuckDB's replacement scan)
+                    out.execute(f'create or replace table "{model}" as select * from arrow')
+        finally:
+            out.close()
+        dashboard = build_dashboard(home.with_warehouse(scratch), out=home.root / "reports" / "dashboard.html")
+    finally:
+        for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    log.info("published %s from BigQuery %s", dashboard.relative_to(home.root), bq.where)
+    return [dashboard]

@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 
 from netflix_elt.core import faults
-from netflix_elt.core.errors import NetflixEltError, PipelineError
+from netflix_elt.core.errors import InputError, NetflixEltError, PipelineError
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.raw import (
     JSON_COLUMNS,
@@ -270,7 +270,13 @@ def rebuild(home: Home, run_id: str, options: Any = None, *, carry_over: bool = 
     """Replay every raw batch into a new warehouse and swap it in. The caller holds the run lock."""
     from netflix_elt.transform.batches import BatchRefused, PendingBatch, TransformOptions, transform_batch
     from netflix_elt.transform.dbt import Dbt
+    from netflix_elt.warehouse.target import home_target_name
 
+    if home_target_name(home) == "bigquery":
+        raise InputError(
+            f"{home.root}: its models live in BigQuery: replaying the raw layer there (rebuild, a late drop) "
+            "is not supported yet; rebuild into a new DuckDB home, or drop the dataset and run the drops again"
+        )
     started = time.monotonic()
     result = RebuildResult(run_id=run_id)
     old, old_opens = _old_state(home)

@@ -30,6 +30,7 @@ from netflix_elt.transform.dbt import DbtNodeResult
 from netflix_elt.transform.registry import CURRENT
 from netflix_elt.warehouse import ledger
 from netflix_elt.warehouse.connection import connect, utcnow
+from netflix_elt.warehouse.engine import model_reader
 from netflix_elt.warehouse.ledger import LEDGER_TABLE, RAW_TABLE
 
 __all__ = [
@@ -80,7 +81,7 @@ def run_checks(
                 CheckResult("transformed_batch", CURRENT, "fail", "skip", "none", ">= 1", "no batch transformed yet")
             )
         elif full:
-            report.results += _reconcile_current(con, batch)
+            report.results += _reconcile_current(home, con, batch)
             report.results += _null_rates(con, batch, previous, options)
             report.results += _volume(con, batch, previous, options)
             report.results += _schema_drift(con, batch)
@@ -171,11 +172,18 @@ def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, o: MonitorOptions)
     return freshness(latest, now, o, home_since=since)
 
 
-def _reconcile_current(con: duckdb.DuckDBPyConnection, batch: str) -> list[CheckResult]:
-    """current = active + soft-deleted = distinct keys ever seen in the applied batches."""
-    total, active, deleted = con.execute(
-        f"select count(*), count(*) filter (where not is_deleted), count(*) filter (where is_deleted) from {CURRENT}"
-    ).fetchone() or (0, 0, 0)
+def _reconcile_current(home: Home, con: duckdb.DuckDBPyConnection, batch: str) -> list[CheckResult]:
+    """current = active + soft-deleted = distinct keys ever seen in the applied batches. The
+    current table is read where the models live (DuckDB or BigQuery), the keys seen locally."""
+    reader = model_reader(home, con)
+    try:
+        rows = reader.rows(
+            "select count(*), sum(case when not is_deleted then 1 else 0 end), "
+            f"sum(case when is_deleted then 1 else 0 end) from {{{CURRENT}}}"
+        )
+    finally:
+        reader.close()
+    total, active, deleted = (int(x or 0) for x in rows[0]) if rows else (0, 0, 0)
     seen = ledger.keys_seen(con)
     ok = total == active + deleted == seen
     return [
@@ -184,7 +192,8 @@ def _reconcile_current(con: duckdb.DuckDBPyConnection, batch: str) -> list[Check
             CURRENT,
             "fail",
             status_of(not ok, "fail"),
-            f"{total} rows = {active} active + {deleted} deleted; {seen} keys seen",
+            f"{total} rows = {active} active + {deleted} deleted; {seen} keys seen"
+            + (" (BigQuery)" if reader.engine == "bigquery" else ""),
             "equal",
             "",
             batch,

@@ -35,14 +35,17 @@ def collect_status(home: Home, limit: int = 10) -> dict[str, Any]:
     """Latest runs and batches (newest first), the current result of every check, and the run in
     progress if any. Read from the warehouse when no run holds the home, else from the state the
     last run published (`source` says which)."""
+    from netflix_elt.warehouse.target import home_facts
+
+    engine = home_facts(home) or {"target": "duckdb"}  # where the models live (no credential)
     with peek(home) as writer:
         if writer is None:
             snap = _read_warehouse(home, limit, read_only=True)
-            snap.update(source="warehouse", in_progress=None)
+            snap.update(source="warehouse", in_progress=None, engine=engine)
             return snap
     snap = read_state(home)
     snap["runs"], snap["batches"] = snap["runs"][:limit], snap["batches"][:limit]
-    snap.update(source="published state", in_progress=writer)
+    snap.update(source="published state", in_progress=writer, engine=engine)
     return snap
 
 

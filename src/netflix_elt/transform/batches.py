@@ -25,7 +25,8 @@ from netflix_elt.core.text import one_line
 from netflix_elt.transform.dbt import Dbt, DbtNodeResult, DbtOutcome
 from netflix_elt.transform.registry import BATCH, CHANGES, CURRENT, GUARDS, RETITLED_KEYS, STAGING
 from netflix_elt.warehouse import ledger
-from netflix_elt.warehouse.connection import MEMORY_LIMIT_ENV, connect, resource_settings, table_exists
+from netflix_elt.warehouse.connection import MEMORY_LIMIT_ENV, connect, resource_settings
+from netflix_elt.warehouse.engine import model_reader
 from netflix_elt.warehouse.ledger import LEDGER_TABLE, TRANSFORMS_TABLE
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def transform_pending(
     if not pending:
         log.debug("transform: no pending batch")
         return []
-    dbt = dbt or Dbt(home)
+    dbt = dbt or Dbt.for_home(home)
     refusals: list[BatchRefused] = []
     for p in pending:
         try:
@@ -202,6 +203,9 @@ def transform_batch(
     try:
         log.info("transform: batch %s (%s drop)", batch_id, batch.mode)
         faults.checkpoint("transform_started")
+        if dbt.bigquery is not None:
+            _load_into_bigquery(home, dbt, batch_id)
+            faults.checkpoint("after_bigquery_load")
         outcome = dbt.build(SELECT, variables)
         faults.checkpoint("after_dbt_build")
         refused_by = {r.name for r in outcome.results if r.status == "fail"} & {GUARD_TEST, DELETE_GUARD_TEST}
@@ -260,6 +264,19 @@ def transform_batch(
     return result
 
 
+def _load_into_bigquery(home: Home, dbt: Dbt, batch_id: str) -> None:
+    """The batch's raw rows and the ledger, from the local warehouse (the source of truth) into the
+    dataset dbt's sources point at: idempotent by batch (see warehouse.bigquery.load_sources)."""
+    from netflix_elt.warehouse.bigquery import load_sources
+
+    assert dbt.bigquery is not None
+    con = connect(home)
+    try:
+        load_sources(dbt.bigquery, con, batch_id, home.tmp_dir)
+    finally:
+        con.close()
+
+
 def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
     result.tests_passed += outcome.passed
     result.tests_warned += outcome.warned
@@ -280,21 +297,21 @@ def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
 
 def guard_figures(home: Home, *, examples: bool = False) -> GuardFigures:
     """The figures the build's guards judged (dbt's int_netflix_batch_guards), and with `examples`
-    the first three retitled keys: read back, never recomputed."""
-    con = connect(home)
+    the first three retitled keys: read back, never recomputed, from wherever the models live."""
+    reader = model_reader(home)
     try:
-        if not table_exists(con, GUARDS):
+        if not reader.exists(GUARDS):
             return GuardFigures()
-        row = con.execute(
-            f"select active_titles, listed_titles, deleted_titles, matched_keys, retitled_keys from {GUARDS}"
-        ).fetchone()
-        first = f"select show_id, previous_title, title from {RETITLED_KEYS} order by show_id limit 3"
-        shown = con.execute(first).fetchall() if examples else []
+        rows = reader.rows(
+            f"select active_titles, listed_titles, deleted_titles, matched_keys, retitled_keys from {{{GUARDS}}}"
+        )
+        first = f"select show_id, previous_title, title from {{{RETITLED_KEYS}}} order by show_id limit 3"
+        shown = reader.rows(first) if examples else []
     finally:
-        con.close()
-    if row is None:
+        reader.close()
+    if not rows:
         return GuardFigures()
-    active, listed, deleted, matched, retitled = (int(x) for x in row)
+    active, listed, deleted, matched, retitled = (int(x or 0) for x in rows[0])
     return GuardFigures(
         active, listed, deleted, matched, retitled, tuple((str(a), str(b), str(c)) for a, b, c in shown)
     )
@@ -303,30 +320,37 @@ def guard_figures(home: Home, *, examples: bool = False) -> GuardFigures:
 # What a batch changed, for its first successful transform: the current table's rows it changed
 # last. The change set would not do: a build stopped after it updated the current table and run
 # again finds nothing left to change.
-_APPLIED_BY_TYPE = f"select last_change_type, count(*) from {CURRENT} where last_changed_batch_id = ? group by 1"
+_APPLIED_BY_TYPE = f"select last_change_type, count(*) from {{{CURRENT}}} where last_changed_batch_id = ? group by 1"
 # What this build changed: for a batch transformed again after it succeeded (nothing, normally).
-_CHANGES_BY_TYPE = f"select change_type, count(*) from {CHANGES} group by 1"
+_CHANGES_BY_TYPE = f"select change_type, count(*) from {{{CHANGES}}} group by 1"
+_STAGED = f"select sum(case when show_id is not null then 1 else 0 end), count(*) from {{{STAGING}}}"
 
 
 def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
-    """The batch's CDC counts, read from what dbt built. For the batch's first successful
-    transform, what the batch applied (also when an interrupted build of it had applied part);
-    for a batch transformed again, what this build changed."""
+    """The batch's CDC counts, read from what dbt built (wherever the models live; the ledger is
+    local). For the batch's first successful transform, what the batch applied (also when an
+    interrupted build of it had applied part); for a batch transformed again, what this build
+    changed."""
     con = connect(home)
     try:
         again = _scalar(
             con, f"select count(*) from {TRANSFORMS_TABLE} where batch_id = ? and status = 'succeeded'", [batch_id]
         )
-        by_type_sql, params = (_CHANGES_BY_TYPE, []) if again else (_APPLIED_BY_TYPE, [batch_id])
-        by_type = dict(con.execute(by_type_sql, params).fetchall())
-        row = con.execute(
-            "select count(*) filter (where show_id is not null), "
-            f"(select rows_loaded from {LEDGER_TABLE} where batch_id = ?) - count(*) from {STAGING}",
-            [batch_id],
-        ).fetchone()
+        loaded = _scalar(
+            con, f"select coalesce(max(rows_loaded), 0) from {LEDGER_TABLE} where batch_id = ?", [batch_id]
+        )
+        reader = model_reader(home, con)
+        try:
+            by_type_sql, params = (_CHANGES_BY_TYPE, []) if again else (_APPLIED_BY_TYPE, [batch_id])
+            by_type = {str(k): int(v) for k, v in reader.rows(by_type_sql, params)}
+            staged_row = reader.rows(_STAGED)
+        finally:
+            reader.close()
     finally:
         con.close()
-    staged, dropped = (int(row[0]), int(row[1])) if row else (0, 0)
+    staged = int(staged_row[0][0] or 0) if staged_row else 0
+    total = int(staged_row[0][1] or 0) if staged_row else 0
+    dropped = loaded - total
     c = CdcCounts(
         inserted=by_type.get("insert", 0),
         updated=by_type.get("update", 0),

@@ -25,12 +25,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netflix_elt.core import faults, signals
 from netflix_elt.core.errors import PipelineError
 from netflix_elt.core.home import Home
 from netflix_elt.warehouse.connection import resource_settings
+
+if TYPE_CHECKING:
+    from netflix_elt.warehouse.target import BigQueryTarget
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +82,28 @@ class DbtOutcome:
 class Dbt:
     """The packaged dbt project bound to one working home."""
 
-    def __init__(self, home: Home, target: str = "duckdb", extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        home: Home,
+        target: str = "duckdb",
+        extra_env: dict[str, str] | None = None,
+        bigquery: BigQueryTarget | None = None,
+    ) -> None:
         self.home = home
-        self.target = target
+        self.target = "bigquery" if bigquery is not None else target
         # More environment for the profile (e.g. NETFLIX_ELT_BQ_* for the bigquery target), set
         # like the rest for each call only.
-        self.extra_env = dict(extra_env or {})
+        self.extra_env = {**(bigquery.dbt_env() if bigquery else {}), **(extra_env or {})}
+        # The BigQuery dataset the models are built in, when the run loads the sources itself.
+        self.bigquery = bigquery
+
+    @classmethod
+    def for_home(cls, home: Home) -> Dbt:
+        """dbt on the engine `home`'s models live in (engine.json; DuckDB by default)."""
+        from netflix_elt.warehouse.target import home_target
+
+        bq = home_target(home)
+        return cls(home, bigquery=bq) if bq is not None else cls(home)
 
     @property
     def _manifest_key(self) -> tuple[str, str]:

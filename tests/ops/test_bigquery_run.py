@@ -1,0 +1,241 @@
+"""`netflix-elt run --target bigquery`: the user-facing scale-out path, through the real CLI in
+subprocesses against the BigQuery API emulator (tests/bq_emulator.py). Two drops (the canonical
+file, then one with deletes, updates and inserts); the second run is SIGKILLed between loading
+the raw batch into BigQuery and dbt, then run again. The result must equal the DuckDB pipeline's
+on the same drops, table for table; BigQuery's raw table must hold each batch once; the token
+must be nowhere in the home."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bq_compare import bq_query, differing_tables, second_drop
+from netflix_elt.core.faults import ENV as FAULT_ENV
+from netflix_elt.core.home import Home
+from netflix_elt.ops.pipeline import run_pipeline
+from netflix_elt.transform.registry import CURRENT, HISTORY
+from netflix_elt.warehouse.ledger import DQ_TABLE, LEDGER_TABLE, RAW_TABLE, TRANSFORMS_TABLE
+
+from conftest import CANONICAL
+
+DATASET = "netflix_run"
+TOKEN = "ya29.secret-token-7Qz1x9-never-written"  # a secret: must never reach a file
+
+
+@dataclass
+class BqRun:
+    home: Home
+    endpoint: tuple[str, str]
+    env: dict[str, str]
+    outputs: list[str]
+    killed: subprocess.CompletedProcess[str]
+
+
+def _env(endpoint: tuple[str, str]) -> dict[str, str]:
+    url, project = endpoint
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_ELT_BQ_")}
+    env.pop("NETFLIX_ELT_DBT_TARGET", None)
+    env.pop(FAULT_ENV, None)
+    env.update(
+        {
+            "NETFLIX_ELT_BQ_PROJECT": project,
+            "NETFLIX_ELT_BQ_DATASET": DATASET,
+            "NETFLIX_ELT_BQ_METHOD": "oauth-secrets",
+            "NETFLIX_ELT_BQ_TOKEN": TOKEN,
+            "NETFLIX_ELT_BQ_API_ENDPOINT": url,
+            "NETFLIX_ELT_DBT_THREADS": "1",
+            "DO_NOT_TRACK": "1",
+        }
+    )
+    return env
+
+
+def _cli(home: Home, env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netflix_elt", "--home", str(home.root), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _ok(proc: subprocess.CompletedProcess[str]) -> str:
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-6000:]}"
+    assert "Traceback" not in out, out[-6000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def drops(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return CANONICAL, second_drop(tmp_path_factory.mktemp("drops") / "netflix_titles_next.csv")
+
+
+@pytest.fixture(scope="module")
+def duck_home(tmp_path_factory: pytest.TempPathFactory, drops: tuple[Path, Path]) -> Home:
+    """The reference: the same two drops through the DuckDB path."""
+    home = Home(tmp_path_factory.mktemp("duck") / "home")
+    for drop in drops:
+        run_pipeline(home, sources=[drop])
+    return home
+
+
+@pytest.fixture(scope="module")
+def bq_run(bq_endpoint, tmp_path_factory: pytest.TempPathFactory, drops: tuple[Path, Path]) -> BqRun:
+    home = Home(tmp_path_factory.mktemp("bq") / "home")
+    env = _env(bq_endpoint)
+    first, second = drops
+    outputs = [_ok(_cli(home, env, "run", "--target", "bigquery", "--source", str(first)))]
+    # The second drop: killed after its raw batch and the ledger reached BigQuery, before dbt.
+    killed = _cli(home, {**env, FAULT_ENV: "kill:after_bigquery_load"}, "run", "--source", str(second))
+    # Run again without --target: the home remembers its engine; the batch is pending.
+    outputs.append(_ok(_cli(home, env, "run", "--source", str(second))))
+    return BqRun(home, bq_endpoint, env, outputs, killed)
+
+
+def _local(home: Home, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _bq(run: BqRun, sql: str) -> list[tuple]:
+    _, project = run.endpoint
+    return bq_query(run.endpoint, sql.replace("{ds}", f"{project}.{DATASET}"))
+
+
+def _home_specific(column: str) -> bool:
+    return (
+        column.endswith("_at")
+        or column.startswith(("dbt_valid", "valid_"))
+        or "as_of" in column
+        or "ingested" in column
+    )
+
+
+def _batch_ranks(home: Home) -> dict[str, str]:
+    rows = _local(home, f"select batch_id from {LEDGER_TABLE} where status = 'succeeded' order by started_at")
+    return {b: f"batch#{i}" for i, (b,) in enumerate(rows, 1)}
+
+
+def test_the_killed_run_was_killed_after_the_load(bq_run: BqRun) -> None:
+    assert bq_run.killed.returncode == -signal.SIGKILL, bq_run.killed.stdout + bq_run.killed.stderr
+
+
+def test_every_bigquery_table_equals_the_duckdb_pipelines(bq_run: BqRun, duck_home: Home) -> None:
+    # The two homes ingested the same drops at other times, under other batch ids: each batch id
+    # is relabelled by its rank, the ingestion-time columns are left out.
+    assert (
+        differing_tables(
+            bq_run.endpoint,
+            DATASET,
+            duck_home,
+            skip_column=_home_specific,
+            bq_values=_batch_ranks(bq_run.home),
+            duck_values=_batch_ranks(duck_home),
+        )
+        == {}
+    )
+    # valid_to is left out above: which versions are still open must agree all the same.
+    open_sql = "select count(*) from {t} where valid_to is null"
+    ((bq_open,),) = _bq(bq_run, open_sql.format(t=f"`{{ds}}.{HISTORY}`"))
+    ((duck_open,),) = _local(duck_home, open_sql.format(t=HISTORY))
+    assert bq_open == duck_open and 0 < bq_open < 8865
+    # Not vacuous: the current table holds the titles the two drops leave.
+    ((active,),) = _bq(bq_run, f"select count(*) from `{{ds}}.{CURRENT}` where not is_deleted")
+    assert active == 8807 - 50 + 3
+
+
+def test_raw_table_holds_each_batch_once_and_the_ledger_matches(bq_run: BqRun) -> None:
+    local = dict(_local(bq_run.home, f"select _batch_id, count(*) from {RAW_TABLE} group by 1"))
+    assert len(local) == 2 and sorted(local.values()) == sorted([8807, 8760])
+    remote = dict(_bq(bq_run, f"select _batch_id, count(*) from `{{ds}}.{RAW_TABLE}` group by 1"))
+    assert remote == local
+    ((n_local,),) = _local(bq_run.home, f"select count(*) from {LEDGER_TABLE}")
+    ((n_remote,),) = _bq(bq_run, f"select count(*) from `{{ds}}.{LEDGER_TABLE}`")
+    assert n_remote == n_local
+    # No load table left behind.
+    tables = _bq(bq_run, "select table_name from `{ds}.INFORMATION_SCHEMA.TABLES`")
+    assert not [t for (t,) in tables if t.startswith("_load_")]
+
+
+def test_the_cdc_counts_agree_with_the_duckdb_home(bq_run: BqRun, duck_home: Home) -> None:
+    sql = (
+        f"select t.inserted, t.updated, t.deleted, t.revived, t.unchanged, t.staged_rows from {TRANSFORMS_TABLE} t "
+        f"join {LEDGER_TABLE} b using (batch_id) where t.status = 'succeeded' order by b.started_at"
+    )
+    got = _local(bq_run.home, sql)
+    assert got == _local(duck_home, sql)
+    assert [r[:3] for r in got] == [(8807, 0, 0), (3, 5, 50)]
+
+
+def test_no_credential_in_any_file_of_the_home(bq_run: BqRun) -> None:
+    files = [f for f in bq_run.home.root.rglob("*") if f.is_file()]
+    assert any(f.name == "dbt.log" for f in files)  # dbt did log, under the home
+    assert (bq_run.home.root / "engine.json").is_file()
+    assert not [f for f in files if TOKEN.encode() in f.read_bytes()]
+    assert not [o for o in bq_run.outputs if TOKEN in o]
+
+
+def test_monitor_checks_against_bigquery_and_status_works(bq_run: BqRun) -> None:
+    _ok(_cli(bq_run.home, bq_run.env, "monitor"))
+    rows = _local(
+        bq_run.home,
+        f"select status, observed from {DQ_TABLE} where \"check\" = 'reconcile_current' "
+        "order by checked_at desc limit 1",
+    )
+    assert rows and rows[0][0] == "pass", rows
+    assert "(BigQuery)" in rows[0][1] and rows[0][1].startswith("8810 rows"), rows
+    out = _cli(bq_run.home, bq_run.env, "status")
+    _, project = bq_run.endpoint
+    assert f"models in BigQuery {project}.{DATASET}" in _ok(out)
+
+
+def test_another_target_than_the_homes_is_refused(bq_run: BqRun) -> None:
+    proc = _cli(bq_run.home, bq_run.env, "run", "--target", "duckdb", "--source", str(CANONICAL))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "BigQuery" in proc.stderr or "bigquery" in proc.stderr
+
+
+def test_a_missing_project_is_one_line_and_writes_nothing(tmp_path: Path, bq_endpoint) -> None:
+    env = {k: v for k, v in _env(bq_endpoint).items() if k != "NETFLIX_ELT_BQ_PROJECT"}
+    home = Home(tmp_path / "home")
+    proc = _cli(home, env, "run", "--target", "bigquery", "--source", str(CANONICAL), timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "NETFLIX_ELT_BQ_PROJECT" in lines[0], proc.stderr
+    assert not home.root.exists()
+
+
+def test_the_dashboard_reads_its_figures_from_bigquery(bq_run: BqRun, duck_home: Home) -> None:
+    page = (bq_run.home.root / "reports" / "dashboard.html").read_text(encoding="utf-8")
+    reference = (duck_home.root / "reports" / "dashboard.html").read_text(encoding="utf-8")
+    active = f"{8807 - 50 + 3:,}"
+    assert active in page and active in reference
+    assert not (bq_run.home.root / "tmp" / "dashboard_bigquery.duckdb").exists()  # the scratch file is gone
+
+
+def test_a_duckdb_home_with_models_is_not_switched_to_bigquery(bq_run: BqRun, duck_home: Home) -> None:
+    proc = _cli(duck_home, bq_run.env, "run", "--target", "bigquery", "--source", str(CANONICAL))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "DuckDB" in proc.stderr
+    assert not (duck_home.root / "engine.json").exists()
+
+
+def test_verify_reads_the_local_raw_layer_and_rebuild_says_it_is_not_supported(bq_run: BqRun) -> None:
+    _ok(_cli(bq_run.home, bq_run.env, "verify"))
+    proc = _cli(bq_run.home, bq_run.env, "rebuild")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "BigQuery" in proc.stderr and "Traceback" not in proc.stderr
