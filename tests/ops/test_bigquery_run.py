@@ -239,3 +239,27 @@ def test_verify_reads_the_local_raw_layer_and_rebuild_says_it_is_not_supported(b
     proc = _cli(bq_run.home, bq_run.env, "rebuild")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "BigQuery" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_run_writes_lookml_for_the_dataset_and_it_checks_against_bigquery(bq_run: BqRun, duck_home: Home) -> None:
+    """The LookML a BigQuery run publishes reads the dataset the models are in, its test blocks
+    assert the figures counted there (equal to the DuckDB home's), and `lookml --check --against
+    bigquery` runs every field and test on the emulator without writing to the home."""
+    from netflix_elt.bi.lookml import duckdb_figures
+
+    model = (bq_run.home.root / "lookml" / "netflix_elt.model.lkml").read_text(encoding="utf-8")
+    view = (bq_run.home.root / "lookml" / f"{CURRENT}.view.lkml").read_text(encoding="utf-8")
+    assert f"sql_table_name: {DATASET}.{CURRENT}" in view
+    figures = duckdb_figures(duck_home)
+    assert figures is not None
+    for kind, n in figures.by_type.items():  # the figures counted in BigQuery, as in the DuckDB home
+        assert f"= {n} ;;" in model, (kind, n)
+    assert f"= {figures.total} ;;" in model
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in bq_run.home.root.rglob("*") if p.is_file())
+    out = _ok(_cli(bq_run.home, bq_run.env, "lookml", "--check", "--against", "bigquery"))
+    _, project = bq_run.endpoint
+    assert f"lookml: 0 problem(s) against bigquery {project}.{DATASET}" in out, out
+    tests = model.count("test: ")
+    assert tests >= 4 and f"{tests}/{tests} tests passed" in out, out
+    after = sorted((str(p), p.stat().st_mtime_ns) for p in bq_run.home.root.rglob("*") if p.is_file())
+    assert after == before

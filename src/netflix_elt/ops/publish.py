@@ -58,12 +58,13 @@ def publish(home: Home) -> list[Path]:
 def _publish_bigquery(home: Home) -> list[Path]:
     """Publishing when the models live in BigQuery: the dashboard, from the few small tables its
     exposure (`offline_dashboard`) lists, fetched from the dataset into a scratch DuckDB file beside
-    a copy of the local ledger tables, handed to the same dashboard code. Not yet: exports/ and
-    LookML for the BigQuery connection (the latter waits for LookML generated from the dbt
-    contracts), each skipped with a log line."""
+    a copy of the local ledger tables, handed to the same dashboard code; and the LookML for the
+    dataset (generated from the dbt contracts, its test blocks' figures counted in BigQuery).
+    Not yet: exports/ (the models are in the dataset already), skipped with a log line."""
     import duckdb
 
     from netflix_elt.bi.dashboard import build_dashboard
+    from netflix_elt.bi.lookml import Figures, LookmlOptions, generate_lookml, read_figures
     from netflix_elt.transform.registry import exposure_models
     from netflix_elt.warehouse.bigquery import BigQuerySession
     from netflix_elt.warehouse.ledger import RAW_TABLE
@@ -79,7 +80,14 @@ def _publish_bigquery(home: Home) -> list[Path]:
         return []
     bq = home_target(home)
     assert bq is not None
-    log.info("publish: the models live in BigQuery: exports/ and lookml/ are not built in this mode (yet)")
+    log.info("publish: the models live in BigQuery: exports/ is not built in this mode (yet)")
+    with BigQuerySession(bq) as session:
+
+        def figures(_: Home) -> Figures:
+            return read_figures(session.query, lambda t: f"`{session.table_id(t)}`")
+
+        lookml_dir = home.root / "lookml"
+        generate_lookml(home, lookml_dir, LookmlOptions(dataset=bq.dataset), figures=figures)
     scratch = home.tmp_dir / "dashboard_bigquery.duckdb"
     scratch.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
@@ -109,5 +117,5 @@ def _publish_bigquery(home: Home) -> list[Path]:
     finally:
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
             leftover.unlink(missing_ok=True)
-    log.info("published %s from BigQuery %s", dashboard.relative_to(home.root), bq.where)
-    return [dashboard]
+    log.info("published lookml/ and %s from BigQuery %s", dashboard.relative_to(home.root), bq.where)
+    return [lookml_dir, dashboard]
