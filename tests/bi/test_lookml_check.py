@@ -24,7 +24,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from netflix_elt.bi import lookml_sql as lk
-from netflix_elt.bi.bigquery import load_exports
+from netflix_elt.bi.bigquery import BIGQUERY_TABLES, load_exports
 from netflix_elt.bi.exports import export_tables
 from netflix_elt.bi.lookml import VIEW_TABLES, LookmlOptions, generate_lookml
 from netflix_elt.bi.lookml_run import CheckResult, Expression, ExpressionError, check_lookml
@@ -100,9 +100,9 @@ def test_every_field_of_every_explore_runs_on_duckdb_and_the_check_writes_nothin
     assert fields == _fields_in_views(folder) > 150
     assert explores == len(_model(folder)["explores"]) == len(VIEW_TABLES) - len(registry.BRIDGES)
     dashboard = yaml.safe_load((folder / "netflix_overview.dashboard.lookml").read_text())
-    assert elements == sum(len(d["elements"]) for d in dashboard) == 5
-    # Every test block of the generated model passes, however many there are (none yet, maybe).
-    assert tests == len(_model(folder).get("tests", [])) >= 0 and passed == tests
+    assert elements == sum(len(d["elements"]) for d in dashboard) >= 8
+    # Every test block of the generated model passes (the totals per type, all titles, the top country).
+    assert tests == len(_model(folder).get("tests", [])) >= 4 and passed == tests
     assert out.stderr == ""
     assert tree(built.root) == before  # names, sizes and mtimes
 
@@ -117,6 +117,11 @@ def _edit(path: Path, old: str, new: str) -> None:
     assert old in text, (path.name, old)
     path.write_text(text.replace(old, new, 1))
 
+
+_UNDEFINED_JOIN = (
+    "lookml/netflix_elt.model.lkml: explore analytics_netflix_current: join netflix_title_actors uses view "
+    "netflix_title_actors, which is not defined (or not included)"
+)
 
 BREAKS = {
     # A column renamed in a view's sql: that field, and only it, fails.
@@ -136,13 +141,13 @@ BREAKS = {
     ),
     # A view pointed at a table that is not there (a renamed dbt model): the explore's view.
     "missing table": (
-        "kpi_top_genres.view.lkml",
-        "sql_table_name: netflix_elt.kpi_top_genres ;;",
-        "sql_table_name: netflix_elt.kpi_top_genre ;;",
-        "lookml/netflix_elt.model.lkml: explore kpi_top_genres: view kpi_top_genres "
-        "(sql_table_name netflix_elt.kpi_top_genre): ",
+        "kpi_genres_over_time.view.lkml",
+        "sql_table_name: netflix_elt.kpi_genres_over_time ;;",
+        "sql_table_name: netflix_elt.kpi_genre_over_time ;;",
+        "lookml/netflix_elt.model.lkml: explore kpi_genres_over_time: view kpi_genres_over_time "
+        "(sql_table_name netflix_elt.kpi_genre_over_time): ",
         # and the dashboard's tile on it, which runs the same table
-        "lookml/netflix_overview.dashboard.lookml: element genres: its query fails: ",
+        "lookml/netflix_overview.dashboard.lookml: element genres_over_time: its query fails: ",
     ),
     "missing joined table": (
         "netflix_title_cast.view.lkml",
@@ -157,26 +162,40 @@ BREAKS = {
         "sql_on: ${analytics_netflix_current.show_id} = netflix_title_genres.title_id ;;",
         "lookml/netflix_elt.model.lkml: explore analytics_netflix_current: join netflix_title_genres "
         "(view netflix_title_genres, sql_table_name netflix_elt.netflix_title_genres): ",
+        # and the dashboard's tile that uses the join (the genres tile)
+        "lookml/netflix_overview.dashboard.lookml: element genres: its query fails: ",
     ),
     "join of an undefined view": (
         "netflix_elt.model.lkml",
         "join: netflix_title_cast {",
         "join: netflix_title_actors {",
-        "lookml/netflix_elt.model.lkml: explore analytics_netflix_current: join netflix_title_actors uses view "
-        "netflix_title_actors, which is not defined (or not included)",
+        _UNDEFINED_JOIN,
+        # and every dashboard tile on the explore, each saying why
+        *(
+            f"lookml/netflix_overview.dashboard.lookml: element {tile}: {_UNDEFINED_JOIN}"
+            for tile in ("movies_vs_tv", "content_growth", "countries", "ratings", "genres")
+        ),
     ),
     "dashboard element of an unknown model": (
         "netflix_overview.dashboard.lookml",
-        "model: netflix_elt\n",
-        "model: netflix\n",
+        "title: Movies vs TV shows\n    model: netflix_elt\n",  # the element's, not a dashboard filter's
+        "title: Movies vs TV shows\n    model: netflix\n",
         "lookml/netflix_overview.dashboard.lookml: element movies_vs_tv: model netflix is not in lookml/",
     ),
     "unknown field in a dashboard": (
         "netflix_overview.dashboard.lookml",
-        "- kpi_top_genres.genre",
-        "- kpi_top_genres.genre_name",
-        "lookml/netflix_overview.dashboard.lookml: element genres: uses kpi_top_genres.genre_name, "
-        "which is not a field of explore kpi_top_genres",
+        "- netflix_title_genres.genre\n",
+        "- netflix_title_genres.genre_name\n",
+        "lookml/netflix_overview.dashboard.lookml: element genres: uses netflix_title_genres.genre_name, "
+        "which is not a field of explore analytics_netflix_current",
+    ),
+    # A dashboard filter's listen target that is no field, though the filter has no default value.
+    "unknown listened field in a dashboard": (
+        "netflix_overview.dashboard.lookml",
+        "listen:\n      country: kpi_country_recent_growth.country\n",
+        "listen:\n      country: kpi_country_recent_growth.country_name\n",
+        "lookml/netflix_overview.dashboard.lookml: element country_recent_growth: uses "
+        "kpi_country_recent_growth.country_name, which is not a field of explore kpi_country_recent_growth",
     ),
 }
 
@@ -193,7 +212,7 @@ def test_a_broken_lookml_fails_naming_what_broke(built: Home, tmp_path: Path, ca
     assert len(errors) == len(named), errors
     assert all(e.startswith(f"error: {n}") for e, n in zip(errors, named, strict=True)), errors
     if case == "missing table":  # the engine's words name the table
-        assert all("kpi_top_genre does not exist" in e for e in errors), errors
+        assert all("kpi_genre_over_time does not exist" in e for e in errors), errors
     assert out.stdout.splitlines()[-1] == f"lookml: {len(named)} problem(s) against {built.warehouse.name}"
     if case == "renamed column":  # the engine's own words, on one line
         assert "title_x" in errors[0]
@@ -271,11 +290,11 @@ test: by_type {{
 }}
 test: united_states {{
   explore_source: {cur} {{
-    column: titles {{ field: {cur}.titles }}
+    column: titles {{ field: {countries}.titles }}
     column: count {{ field: {cur}.count }}
-    filters: [{countries}.value: "United States"]
+    filters: [{countries}.country: "United States"]
   }}
-  assert: us_titles {{ expression: ${{{cur}.titles}} = {us} AND ${{{cur}.count}} = {us} ;; }}
+  assert: us_titles {{ expression: ${{{countries}.titles}} = {us} AND ${{{cur}.count}} = {us} ;; }}
 }}
 test: tv_shows_wrong {{
   explore_source: {cur} {{
@@ -335,37 +354,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _export_more(home: Home, out: Path, tables: list[str]) -> Path:
-    """The LookML tables the exports do not hold yet, as Parquet with a manifest in the exports'
-    shape, so `load_exports` loads them too."""
-    out.mkdir(parents=True)
-    entries = []
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        for t in tables:
-            cols = [{"name": c, "type": ty} for c, ty, *_ in con.execute(f"describe {t}").fetchall()]
-            con.execute(f"copy (select * from {t}) to '{out / (t + '.parquet')}' (format parquet)")
-            rows = con.execute(f"select count(*) from {t}").fetchone()[0]
-            entries.append(
-                {
-                    "table": t,
-                    "rows": rows,
-                    "columns": cols,
-                    "files": {"parquet": f"{t}.parquet"},
-                    "sha256": {"parquet": _sha256(out / f"{t}.parquet")},
-                }
-            )
-    finally:
-        con.close()
-    (out / "manifest.json").write_text(json.dumps({"tables": entries}))
-    return out
-
-
 @pytest.fixture(scope="module")
 def bq(built: Home, bq_endpoint: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two datasets on the emulator: `partial` with what the exports hold of the LookML's tables,
-    `full` with every LookML table (the rest exported here); LookML generated for each."""
+    """Two datasets on the emulator: `partial` with what a run's exports hold of the LookML's tables
+    (the current table and the KPIs), `full` loaded by the real `netflix-elt export --bigquery`
+    (every table the LookML reads); LookML generated for each."""
     url, project = bq_endpoint
     root = tmp_path_factory.mktemp("lkcheck-bq")
     exports = root / "exports"
@@ -378,10 +371,20 @@ def bq(built: Home, bq_endpoint: tuple[str, str], tmp_path_factory: pytest.TempP
         for kind in ("partial", "full"):
             dataset = f"lkc_{kind}_{os.getpid()}"
             client.create_dataset(f"{project}.{dataset}")
-            load_exports(exports, f"{project}.{dataset}", endpoint=url, tables=exported)
-            if kind == "full" and rest:
-                more = _export_more(built, root / "more", rest)
-                load_exports(more, f"{project}.{dataset}", endpoint=url, tables=rest)
+            if kind == "partial":
+                load_exports(exports, f"{project}.{dataset}", endpoint=url, tables=exported)
+            else:  # what a user runs
+                home = _copy_home(built, root / "exporter")
+                args = ["--home", str(home.root), "export", "--bigquery", f"{project}.{dataset}", "--endpoint", url]
+                result = CliRunner().invoke(cli, args)
+                assert result.exit_code == 0, result.output
+                verified = [
+                    line.split()[1].removesuffix(":")
+                    for line in result.stdout.splitlines()
+                    if line.startswith("bigquery ") and line.endswith(" rows verified")
+                ]
+                assert verified == [f"{project}.{dataset}.{t}" for t in BIGQUERY_TABLES]
+                assert set(BIGQUERY_TABLES) == set(VIEW_TABLES)
             folder = root / kind / "lookml"
             generate_lookml(built, folder, LookmlOptions(dataset=dataset))
             out[kind] = (f"{project}.{dataset}", folder)
@@ -400,8 +403,8 @@ def test_every_lookml_table_loaded_every_field_runs_on_the_emulator(built: Home,
     result = _check_bq(built, bq, "full")
     assert result.problems == []
     assert result.fields == _fields_in_views(folder)
-    assert result.explores == len(_model(folder)["explores"]) and result.elements == 5
-    assert result.tests_passed == result.tests == len(_model(folder).get("tests", []))
+    assert result.explores == len(_model(folder)["explores"]) and result.elements >= 8
+    assert result.tests_passed == result.tests == len(_model(folder).get("tests", [])) >= 4
     # bqemulator 1.4.0 accepts dry_run but executes the query (the probe's ERROR() fires): LIMIT 0.
     assert result.mode in ("dry run", "LIMIT 0 (the endpoint executes dry runs)")
     assert result.where == f"bigquery {target} at {bq['url']}"
@@ -410,9 +413,19 @@ def test_every_lookml_table_loaded_every_field_runs_on_the_emulator(built: Home,
 def test_the_tables_the_exports_lack_are_reported_missing(built: Home, bq: dict[str, Any]) -> None:
     target, _ = bq["partial"]
     result = _check_bq(built, bq, "partial")
-    for table in bq["rest"]:  # the history and the bridges, until the exports carry them
-        assert any(f"sql_table_name {target.split('.')[1]}.{table}): " in p for p in result.problems), (table, result)
-    assert len(result.problems) == len(bq["rest"]), result.problems
+    assert set(bq["rest"]) == {registry.HISTORY, *registry.BRIDGES}  # a run exports current and the KPIs
+    dashboard = "lookml/netflix_overview.dashboard.lookml: "
+    views = [p for p in result.problems if not p.startswith(dashboard)]
+    for table in bq["rest"]:
+        assert any(f"sql_table_name {target.split('.')[1]}.{table}): " in p for p in views), (table, result)
+    assert len(views) == len(bq["rest"]), result.problems
+    # and the dashboard's tiles whose fields are on a missing table (a bridge), each naming it
+    tiles = [p for p in result.problems if p.startswith(dashboard)]
+    assert [p.split(": its query fails: ")[0] for p in tiles] == [
+        f"{dashboard}element countries",
+        f"{dashboard}element genres",
+    ], result.problems
+    assert "netflix_title_countries" in tiles[0] and "netflix_title_genres" in tiles[1], tiles
     assert result.fields < _fields_in_views(bq["partial"][1]) or not bq["rest"]
 
 
@@ -446,8 +459,12 @@ def test_cli_against_bigquery_reads_only_and_a_dropped_table_fails_naming_it(
     # A dataset that does not exist is bad input.
     out = CliRunner().invoke(cli, [*args, "--bigquery", f"{project}.no_such_dataset"])
     assert out.exit_code == 2 and "no_such_dataset does not exist" in out.stderr, out.output
-    # Drop one table the LookML reads (the last KPI): the check names it, and nothing else.
+    # Drop one table the LookML reads (the last KPI): the check names it, and nothing else but the
+    # dashboard's tile on it.
     dropped = registry.kpis(VIEW_TABLES)[-1]
+    dashboard = yaml.safe_load((folder / "netflix_overview.dashboard.lookml").read_text())
+    tiles = [e["name"] for d in dashboard for e in d["elements"] if e["explore"] == dropped]
+    assert tiles == ["titles_added_by_month"], tiles
     client = _client(bq_endpoint)
     try:
         client.delete_table(f"{target}.{dropped}")
@@ -457,8 +474,11 @@ def test_cli_against_bigquery_reads_only_and_a_dropped_table_fails_naming_it(
     assert out.exit_code == 1, out.output
     errors = out.stderr.splitlines()
     named = f"explore {dropped}: view {dropped} (sql_table_name {dataset}.{dropped}): "
-    assert len(errors) == 1 and errors[0].startswith(f"error: lookml/netflix_elt.model.lkml: {named}"), errors
+    assert len(errors) == 2 and errors[0].startswith(f"error: lookml/netflix_elt.model.lkml: {named}"), errors
+    tile = f"error: lookml/netflix_overview.dashboard.lookml: element {tiles[0]}: its query fails: "
+    assert errors[1].startswith(tile), errors
     assert dropped in errors[0].split("): ", 1)[1]  # the engine's message names the table too
+    assert dropped in errors[1].split(": its query fails: ", 1)[1]
     assert tree(home.root) == before
 
 
@@ -626,13 +646,13 @@ def test_an_unreachable_endpoint_or_bad_credentials_are_one_line(built: Home, tm
 
 def test_a_file_that_does_not_parse_is_named(built: Home, tmp_path: Path) -> None:
     folder = _copy_lookml(built, tmp_path / "lookml")
-    (folder / "kpi_top_genres.view.lkml").write_text("view: kpi_top_genres {\n  dimension: genre {\n")
+    (folder / "kpi_genres_over_time.view.lkml").write_text("view: kpi_genres_over_time {\n  dimension: genre {\n")
     result = check_lookml(built, folder)
-    assert result.problems[0].startswith("lookml/kpi_top_genres.view.lkml: does not parse ("), result.problems
+    assert result.problems[0].startswith("lookml/kpi_genres_over_time.view.lkml: does not parse ("), result.problems
     # and what needed the view says so: its explore, and the dashboard's tile on it
     assert result.problems[1:] == [
-        "lookml/netflix_elt.model.lkml: explore kpi_top_genres: uses view kpi_top_genres, which is not defined "
-        "(or not included)",
-        "lookml/netflix_overview.dashboard.lookml: element genres: lookml/netflix_elt.model.lkml: explore "
-        "kpi_top_genres: uses view kpi_top_genres, which is not defined (or not included)",
+        "lookml/netflix_elt.model.lkml: explore kpi_genres_over_time: uses view kpi_genres_over_time, which is not "
+        "defined (or not included)",
+        "lookml/netflix_overview.dashboard.lookml: element genres_over_time: lookml/netflix_elt.model.lkml: explore "
+        "kpi_genres_over_time: uses view kpi_genres_over_time, which is not defined (or not included)",
     ]

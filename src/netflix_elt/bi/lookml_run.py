@@ -747,7 +747,9 @@ def _check_element(
         default = (defaults.get(str(name)) or {}).get("default_value")
         if default not in (None, ""):
             filters.append((str(target), str(default)))
-    named = [*refs, *(t for t, _ in filters), *(str(s).split()[0] for s in el.get("sorts", []) or [] if str(s).split())]
+    listens = [str(t) for t in (el.get("listen") or {}).values()]  # checked even with no default value
+    sorts = [str(s).split()[0] for s in el.get("sorts", []) or [] if str(s).split()]
+    named = [*refs, *(t for t, _ in filters), *listens, *sorts]
     missing = False
     for ref in dict.fromkeys(named):
         view, _, fname = ref.rpartition(".")
