@@ -485,7 +485,7 @@ def test_cli_against_bigquery_reads_only_and_a_dropped_table_fails_naming_it(
 # -- the filter parser and the assert evaluator ------------------------------------------------------
 
 _VALUES = {  # a column of each kind, with a NULL
-    "string": ["Movie", "TV Show", "O'Brien, Jr.", "", None],
+    "string": ["Movie", "TV Show", "O'Brien, Jr.", "", "50%_off", "50xyoff", None],
     "number": [1999, 2000, 2005, 2010, 2011, None],
     "yesno": [True, False, None],
 }
@@ -508,12 +508,16 @@ def _matching(kind: str, expression: str) -> list[Any]:
     [
         ("string", "Movie", ["Movie"]),
         ("string", "Movie, TV Show", ["Movie", "TV Show"]),
-        ("string", "-Movie", ["", "O'Brien, Jr.", "TV Show", None]),  # Looker's "is not" keeps NULLs
-        ("string", "-Movie, -TV Show", ["", "O'Brien, Jr.", None]),
+        ("string", "-Movie", ["", "50%_off", "50xyoff", "O'Brien, Jr.", "TV Show", None]),  # "is not" keeps NULLs
+        ("string", "-Movie, -TV Show", ["", "50%_off", "50xyoff", "O'Brien, Jr.", None]),
         ("string", "O'Brien\\, Jr.", ["O'Brien, Jr."]),
+        ("string", "O'Brien^, Jr.", ["O'Brien, Jr."]),  # ^ is Looker's escape
+        ("string", "50^%^_off", ["50%_off"]),  # escaped wildcards are the characters
+        ("string", "50%off", ["50%_off", "50xyoff"]),  # % any run
+        ("string", "50__off", ["50%_off", "50xyoff"]),  # _ any one character
         ("string", "%Show", ["TV Show"]),
         ("string", "NULL", [None]),
-        ("string", "-NULL", ["", "Movie", "O'Brien, Jr.", "TV Show"]),
+        ("string", "-NULL", ["", "50%_off", "50xyoff", "Movie", "O'Brien, Jr.", "TV Show"]),
         ("number", ">= 2000", [2000, 2005, 2010, 2011]),
         ("number", "<2000", [1999]),
         ("number", "2000", [2000]),
@@ -537,6 +541,7 @@ def test_filter_expressions(kind: str, expression: str, expected: list[Any]) -> 
     ("kind", "expression"),
     [
         ("string", "EMPTY"),
+        ("string", "50^%%"),  # a wildcard beside an escaped one
         ("string", "-EMPTY"),
         ("string", ""),
         ("number", "> x"),

@@ -230,12 +230,12 @@ _NOT_NUM = re.compile(rf"^(?:NOT\s+|-)({_NUM})$", re.IGNORECASE)
 
 
 def _split(expression: str) -> list[str]:
-    """A filter expression's comma-separated terms (`\\,` is a literal comma; a comma inside a
-    range's brackets does not split)."""
+    """A filter expression's comma-separated terms (`^,`, Looker's escape, or `\\,` is a literal
+    comma; a comma inside a range's brackets does not split)."""
     terms, cur, depth, i = [], "", 0, 0
     while i < len(expression):
         ch = expression[i]
-        if ch == "\\" and i + 1 < len(expression):
+        if ch in "^\\" and i + 1 < len(expression):
             cur += expression[i : i + 2]
             i += 2
             continue
@@ -251,6 +251,23 @@ def _split(expression: str) -> list[str]:
         i += 1
     terms.append(cur.strip())
     return terms
+
+
+def _string_chars(value: str) -> list[tuple[str, bool]]:
+    """A string filter term's characters, each with whether it is a wildcard: Looker's `%` (any
+    run) and `_` (any one character), unless escaped with `^` (Looker's escape: `^%`, `^_`, `^,`,
+    `^^`, `^"`); `\\,` and `\\\\` are read as a literal comma and backslash too."""
+    out: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        if i + 1 < len(value) and (ch == "^" or (ch == "\\" and value[i + 1] in ",\\")):
+            out.append((value[i + 1], False))
+            i += 2
+            continue
+        out.append((ch, ch in "%_"))
+        i += 1
+    return out
 
 
 def _number(text: str) -> str:
@@ -307,16 +324,19 @@ def filter_sql(sql: str, expression: str, kind: str, dialect: Dialect) -> str:
         for term in _split(expr):
             negated = term.startswith("-")
             value = term[1:] if negated else term
-            if not value or value.upper() in ("EMPTY", "NOT NULL") or value.startswith(("-", "^")):
+            if not value or value.upper() in ("EMPTY", "NOT NULL") or value.startswith("-"):
                 raise unsupported()
             if value.upper() == "NULL":
                 (negative if negated else positive).append(f"({sql}) IS {'NOT ' if negated else ''}NULL")
                 continue
-            literal = value.replace("\\,", ",").replace("\\\\", "\\")
-            if "%" in literal:
-                cond = f"({sql}) LIKE {dialect.string(literal)}"
-            else:
+            chars = _string_chars(value)
+            literal = "".join(c for c, _ in chars)
+            if not any(wild for _, wild in chars):
                 cond = f"({sql}) = {dialect.string(literal)}"
+            elif any(c in "%_" and not wild for c, wild in chars):
+                raise unsupported()  # a wildcard beside an escaped % or _: LIKE escapes differ per engine
+            else:
+                cond = f"({sql}) LIKE {dialect.string(literal)}"
             if negated:
                 negative.append(f"(NOT {cond} OR ({sql}) IS NULL)")
             else:

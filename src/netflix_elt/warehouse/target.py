@@ -118,7 +118,7 @@ def home_facts(home: Home) -> dict[str, str | None] | None:
     """What the home remembers about its engine (None: DuckDB, the default)."""
     try:
         facts = json.loads(_engine_path(home).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no home yet (or no folder there: said where it is made)
         return None
     except (OSError, ValueError) as exc:
         raise InputError(f"{_engine_path(home)}: unreadable ({exc}); it names the engine the models live in") from None
