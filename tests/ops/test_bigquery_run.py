@@ -8,6 +8,7 @@ must be nowhere in the home."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -263,3 +264,18 @@ def test_the_run_writes_lookml_for_the_dataset_and_it_checks_against_bigquery(bq
     assert tests >= 4 and f"{tests}/{tests} tests passed" in out, out
     after = sorted((str(p), p.stat().st_mtime_ns) for p in bq_run.home.root.rglob("*") if p.is_file())
     assert after == before
+
+
+def test_lookml_in_a_bigquery_home_defaults_to_its_dataset_and_checks_there(bq_run: BqRun, tmp_path: Path) -> None:
+    """`netflix-elt lookml` with no flags in a BigQuery home: the views read the home's dataset, the
+    test blocks' figures are counted there, and the check runs on BigQuery (the local warehouse
+    holds no models, so a check there would fail)."""
+    home = Home(tmp_path / "home")
+    shutil.copytree(bq_run.home.root, home.root)
+    shutil.rmtree(home.root / "lookml")
+    out = _ok(_cli(home, bq_run.env, "lookml"))
+    _, project = bq_run.endpoint
+    assert f"lookml: 0 problem(s) against bigquery {project}.{DATASET}" in out, out
+    generated = {p.name: p.read_text(encoding="utf-8") for p in (home.root / "lookml").iterdir()}
+    published = {p.name: p.read_text(encoding="utf-8") for p in (bq_run.home.root / "lookml").iterdir()}
+    assert generated == published  # the same as the run's own, test figures included

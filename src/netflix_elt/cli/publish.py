@@ -13,7 +13,10 @@ from netflix_elt.cli.options import lock_opt
 
 @click.command()
 @click.option("--connection", default="bigquery_connection", show_default=True, help="Looker connection name.")
-@click.option("--dataset", default="netflix_elt", show_default=True, help="Dataset (schema) the views read from.")
+@click.option(
+    "--dataset",
+    help="Dataset (schema) the views read from (default: the home's BigQuery dataset, else netflix_elt).",
+)
 @click.option(
     "--check",
     is_flag=True,
@@ -22,9 +25,8 @@ from netflix_elt.cli.options import lock_opt
 @click.option(
     "--against",
     type=click.Choice(["duckdb", "bigquery"]),
-    default="duckdb",
-    show_default=True,
-    help="With --check: the engine the SQL runs on (the home's warehouse, or a BigQuery dataset).",
+    help="The engine the check runs the SQL on: the home's DuckDB warehouse or a BigQuery dataset "
+    "(default: where the home's models are).",
 )
 @click.option(
     "--bigquery",
@@ -43,26 +45,36 @@ from netflix_elt.cli.options import lock_opt
 def lookml(
     state: Ctx,
     connection: str,
-    dataset: str,
+    dataset: str | None,
     check: bool,
-    against: str,
+    against: str | None,
     bq_target: str | None,
     endpoint: str | None,
     credentials: Path | None,
 ) -> int:
-    """Generate LookML (model, views, dashboard) from the warehouse schema into lookml/, then check
-    it by running its SQL; --check only checks."""
+    """Generate LookML (model, views, dashboard) from the dbt docs and contracts into lookml/, then
+    check it by running its SQL where the models are; --check only checks."""
     import os
 
-    from netflix_elt.bi.lookml import LookmlOptions, generate_lookml
+    from netflix_elt.bi.lookml import FiguresReader, LookmlOptions, generate_lookml
     from netflix_elt.bi.lookml_run import check_lookml
     from netflix_elt.core.lock import shared_lock
+    from netflix_elt.warehouse.target import home_target
 
     if not connection.strip():
         raise click.BadParameter("give a Looker connection name", param_hint="--connection")
+    home_bq = home_target(state.home)  # a home whose models are in BigQuery: its dataset, by default
+    figures: FiguresReader | None = None
+    if home_bq is not None:
+        from netflix_elt.ops.publish import bigquery_figures
+
+        dataset = dataset or home_bq.dataset
+        against = against or "bigquery"
+        if against == "bigquery" and not bq_target:
+            bq_target, endpoint = f"{home_bq.project}.{home_bq.dataset}", endpoint or home_bq.api_endpoint
+        figures = bigquery_figures(home_bq)
+    dataset, against = dataset or "netflix_elt", against or "duckdb"
     if against == "bigquery":
-        if not check:
-            raise click.UsageError("--against bigquery goes with --check")
         if not bq_target:
             project = os.environ.get("NETFLIX_ELT_BQ_PROJECT", "").strip()
             if not project:
@@ -83,7 +95,8 @@ def lookml(
     folder = state.home.root / "lookml"
     with shared_lock(state.home):  # waits for a run that is writing the warehouse
         if not check:
-            for path in generate_lookml(state.home, folder, LookmlOptions(connection=connection, dataset=dataset)):
+            options = LookmlOptions(connection=connection, dataset=dataset)
+            for path in generate_lookml(state.home, folder, options, figures=figures):
                 echo(f"wrote    {path.relative_to(state.home.root)}")
         result = check_lookml(
             state.home, folder, against=against, target=bq_target, endpoint=endpoint, credentials=credentials

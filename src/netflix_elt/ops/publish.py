@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netflix_elt.core.home import Home
 from netflix_elt.warehouse.connection import connect
 from netflix_elt.warehouse.ledger import latest_transform
+
+if TYPE_CHECKING:
+    from netflix_elt.bi.lookml import Figures
+    from netflix_elt.warehouse.target import BigQueryTarget
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,19 @@ def publish(home: Home) -> list[Path]:
     return [exports_dir(home), lookml_dir, dashboard]
 
 
+def bigquery_figures(bq: BigQueryTarget) -> Callable[[Home], Figures | None]:
+    """The LookML test blocks' figures, counted in the BigQuery dataset (`generate_lookml`'s
+    `figures`)."""
+    from netflix_elt.bi.lookml import read_figures
+    from netflix_elt.warehouse.bigquery import BigQuerySession
+
+    def figures(_: Home) -> Figures | None:
+        with BigQuerySession(bq) as session:
+            return read_figures(session.query, lambda t: f"`{session.table_id(t)}`")
+
+    return figures
+
+
 def _publish_bigquery(home: Home) -> list[Path]:
     """Publishing when the models live in BigQuery: the dashboard, from the few small tables its
     exposure (`offline_dashboard`) lists, fetched from the dataset into a scratch DuckDB file beside
@@ -64,7 +83,7 @@ def _publish_bigquery(home: Home) -> list[Path]:
     import duckdb
 
     from netflix_elt.bi.dashboard import build_dashboard
-    from netflix_elt.bi.lookml import Figures, LookmlOptions, generate_lookml, read_figures
+    from netflix_elt.bi.lookml import LookmlOptions, generate_lookml
     from netflix_elt.transform.registry import exposure_models
     from netflix_elt.warehouse.bigquery import BigQuerySession
     from netflix_elt.warehouse.ledger import RAW_TABLE
@@ -81,13 +100,8 @@ def _publish_bigquery(home: Home) -> list[Path]:
     bq = home_target(home)
     assert bq is not None
     log.info("publish: the models live in BigQuery: exports/ is not built in this mode (yet)")
-    with BigQuerySession(bq) as session:
-
-        def figures(_: Home) -> Figures:
-            return read_figures(session.query, lambda t: f"`{session.table_id(t)}`")
-
-        lookml_dir = home.root / "lookml"
-        generate_lookml(home, lookml_dir, LookmlOptions(dataset=bq.dataset), figures=figures)
+    lookml_dir = home.root / "lookml"
+    generate_lookml(home, lookml_dir, LookmlOptions(dataset=bq.dataset), figures=bigquery_figures(bq))
     scratch = home.tmp_dir / "dashboard_bigquery.duckdb"
     scratch.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
