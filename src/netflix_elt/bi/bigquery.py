@@ -36,6 +36,7 @@ from netflix_elt.warehouse.bigquery import (  # shared plumbing, re-exported for
     _api_message,
     _credentials,
     _failure_kind,
+    api_failure,
     bigquery_type,
 )
 
@@ -164,7 +165,6 @@ def load_exports(
     try:
         from google.api_core import exceptions as api_exceptions
         from google.api_core.client_options import ClientOptions
-        from google.auth import exceptions as auth_exceptions
         from google.cloud import bigquery
     except ImportError:
         raise InputError(f"BigQuery support is not installed: {INSTALL_HINT}") from None
@@ -181,20 +181,7 @@ def load_exports(
     log.info("BigQuery: loading %d table(s) into %s.%s via %s, %s", len(planned), project, dataset, where, creds_source)
 
     def fail(exc: BaseException, doing: str) -> NetflixEltError:
-        kind = _failure_kind(exc)
-        if kind == "connection":
-            hint = "check --endpoint" if endpoint else "check the network"
-            return PipelineError(f"cannot reach BigQuery at {where} ({doing}): connection failed; {hint}")
-        if kind == "token":
-            return PipelineError(
-                f"cannot get a BigQuery access token ({doing}): the token endpoint is unreachable; check the network"
-            )
-        if kind == "refused" or isinstance(exc, auth_exceptions.DefaultCredentialsError):
-            return InputError(f"BigQuery credentials were refused ({doing}): {_api_message(exc)}")
-        if isinstance(exc, api_exceptions.Unauthorized | api_exceptions.Forbidden):
-            hint = "; with --endpoint and no --credentials the requests are anonymous" if anonymous else ""
-            return InputError(f"BigQuery refused access to {project}.{dataset} ({doing}): {_api_message(exc)}{hint}")
-        return PipelineError(f"BigQuery {doing} failed: {_api_message(exc)}")
+        return api_failure(exc, doing, project=project, dataset=dataset, endpoint=endpoint, anonymous=anonymous)
 
     try:
         try:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from netflix_elt.bi import lookml_sql as lk
-from netflix_elt.core.errors import InputError, NetflixEltError, PipelineError
+from netflix_elt.core.errors import InputError, NetflixEltError
 from netflix_elt.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -169,23 +169,11 @@ class BigQueryEngine(Engine):
         log.debug("lookml check on %s: %s", self.where, self.mode)
 
     def _fail(self, exc: BaseException, doing: str) -> NetflixEltError:
-        from netflix_elt.bi.bigquery import _api_message, _failure_kind
+        from netflix_elt.warehouse.bigquery import api_failure
 
-        kind = _failure_kind(exc)
-        where = self.endpoint or "the BigQuery API"
-        if kind == "connection":
-            hint = "check --endpoint" if self.endpoint else "check the network"
-            return PipelineError(f"cannot reach BigQuery at {where} ({doing}): connection failed; {hint}")
-        if kind == "token":
-            return PipelineError(f"cannot get a BigQuery access token ({doing}): the token endpoint is unreachable")
-        if kind == "refused":
-            return InputError(f"BigQuery credentials were refused ({doing}): {_api_message(exc)}")
-        if isinstance(exc, self.api_exceptions.Unauthorized | self.api_exceptions.Forbidden):
-            hint = "; with --endpoint and no --credentials the requests are anonymous" if self.anonymous else ""
-            return InputError(
-                f"BigQuery refused access to {self.project}.{self.dataset} ({doing}): {_api_message(exc)}{hint}"
-            )
-        return PipelineError(f"BigQuery {doing} failed: {_api_message(exc)}")
+        return api_failure(
+            exc, doing, project=self.project, dataset=self.dataset, endpoint=self.endpoint, anonymous=self.anonymous
+        )
 
     def _config(self, dry_run: bool) -> Any:
         return self.bigquery.QueryJobConfig(

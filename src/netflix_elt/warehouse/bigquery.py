@@ -155,22 +155,49 @@ def make_client(bq: BigQueryTarget) -> tuple[Any, Any]:
     return client, bigquery
 
 
-def failure(bq: BigQueryTarget, exc: BaseException, doing: str) -> NetflixEltError:
-    """The pipeline error for a failed BigQuery call (connection, credentials, access, other)."""
+def api_failure(
+    exc: BaseException,
+    doing: str,
+    *,
+    project: str,
+    dataset: str,
+    endpoint: str | None,
+    endpoint_hint: str = "check --endpoint",
+    anonymous: bool = False,
+) -> NetflixEltError:
+    """The one error for a failed BigQuery call, whoever made it (the run, `export --bigquery`,
+    `lookml --check`): unreachable (PipelineError, exit 1), credentials or access refused
+    (InputError, exit 2), anything else (PipelineError). Never quotes a credential."""
     from google.api_core import exceptions as api_exceptions
+    from google.auth import exceptions as auth_exceptions
 
-    where = bq.api_endpoint or "the BigQuery API"
+    where = endpoint or "the BigQuery API"
     kind = _failure_kind(exc)
     if kind == "connection":
-        hint = "check NETFLIX_ELT_BQ_API_ENDPOINT" if bq.api_endpoint else "check the network"
+        hint = endpoint_hint if endpoint else "check the network"
         return PipelineError(f"cannot reach BigQuery at {where} ({doing}): connection failed; {hint}")
     if kind == "token":
-        return PipelineError(f"cannot get a BigQuery access token ({doing}): the token endpoint is unreachable")
-    if kind == "refused":
+        return PipelineError(
+            f"cannot get a BigQuery access token ({doing}): the token endpoint is unreachable; check the network"
+        )
+    if kind == "refused" or isinstance(exc, auth_exceptions.DefaultCredentialsError):
         return InputError(f"BigQuery credentials were refused ({doing}): {_api_message(exc)}")
     if isinstance(exc, api_exceptions.Unauthorized | api_exceptions.Forbidden):
-        return InputError(f"BigQuery refused access to {bq.project}.{bq.dataset} ({doing}): {_api_message(exc)}")
+        hint = "; with --endpoint and no --credentials the requests are anonymous" if anonymous else ""
+        return InputError(f"BigQuery refused access to {project}.{dataset} ({doing}): {_api_message(exc)}{hint}")
     return PipelineError(f"BigQuery {doing} failed: {_api_message(exc)}")
+
+
+def failure(bq: BigQueryTarget, exc: BaseException, doing: str) -> NetflixEltError:
+    """The pipeline error for a failed BigQuery call on the home's target."""
+    return api_failure(
+        exc,
+        doing,
+        project=bq.project,
+        dataset=bq.dataset,
+        endpoint=bq.api_endpoint,
+        endpoint_hint="check NETFLIX_ELT_BQ_API_ENDPOINT",
+    )
 
 
 class BigQuerySession:
