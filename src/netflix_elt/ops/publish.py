@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netflix_elt.core.home import Home
 from netflix_elt.warehouse.connection import connect
@@ -31,13 +31,8 @@ def publish(home: Home) -> list[Path]:
 
     if home_target_name(home) == "bigquery":
         return _publish_bigquery(home)
-    con = connect(home)
-    try:
-        transform = latest_transform(con)
-    finally:
-        con.close()
+    transform = _latest_transform(home)
     if transform is None:
-        log.info("publish: nothing transformed yet")
         return []
     latest = (transform["batch_id"], transform["run_id"])
     manifest = exports_dir(home) / MANIFEST
@@ -59,6 +54,18 @@ def publish(home: Home) -> list[Path]:
     dashboard = build_dashboard(home)
     log.info("published exports/, lookml/ and %s", dashboard.relative_to(home.root))
     return [exports_dir(home), lookml_dir, dashboard]
+
+
+def _latest_transform(home: Home) -> dict[str, Any] | None:
+    """The latest transform (None, logged: nothing to publish before the first batch)."""
+    con = connect(home)
+    try:
+        transform = latest_transform(con)
+    finally:
+        con.close()
+    if transform is None:
+        log.info("publish: nothing transformed yet")
+    return transform
 
 
 def bigquery_figures(bq: BigQueryTarget) -> Callable[[Home], Figures | None]:
@@ -89,13 +96,8 @@ def _publish_bigquery(home: Home) -> list[Path]:
     from netflix_elt.warehouse.ledger import RAW_TABLE
     from netflix_elt.warehouse.target import home_target
 
-    con = connect(home)
-    try:
-        transform = latest_transform(con)
-    finally:
-        con.close()
+    transform = _latest_transform(home)
     if transform is None:
-        log.info("publish: nothing transformed yet")
         return []
     bq = home_target(home)
     assert bq is not None
