@@ -279,3 +279,13 @@ def test_lookml_in_a_bigquery_home_defaults_to_its_dataset_and_checks_there(bq_r
     generated = {p.name: p.read_text(encoding="utf-8") for p in (home.root / "lookml").iterdir()}
     published = {p.name: p.read_text(encoding="utf-8") for p in (bq_run.home.root / "lookml").iterdir()}
     assert generated == published  # the same as the run's own, test figures included
+
+
+def test_the_dashboard_command_in_a_bigquery_home_reads_bigquery(bq_run: BqRun, tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    shutil.copytree(bq_run.home.root, home.root)
+    (home.root / "reports" / "dashboard.html").unlink()
+    _ok(_cli(home, bq_run.env, "dashboard"))
+    page = (home.root / "reports" / "dashboard.html").read_text(encoding="utf-8")
+    assert f"{8807 - 50 + 3:,}" in page  # the active titles, which the local warehouse does not hold
+    assert not [p for p in home.root.rglob("dashboard_bigquery.duckdb*")]

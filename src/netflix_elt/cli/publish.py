@@ -166,11 +166,18 @@ def dashboard(state: Ctx) -> int:
     """Write the offline HTML dashboard to reports/dashboard.html."""
     from netflix_elt.bi.dashboard import build_dashboard
     from netflix_elt.core.lock import shared_lock
+    from netflix_elt.warehouse.target import home_target
 
     need_warehouse(state)
+    bq = home_target(state.home)  # a home whose models are in BigQuery: the figures come from there
     writing(state, create=True)
     with shared_lock(state.home):  # waits for a run that is writing the warehouse
-        path = build_dashboard(state.home)
+        if bq is not None:
+            from netflix_elt.ops.publish import bigquery_dashboard
+
+            path = bigquery_dashboard(state.home, bq)
+        else:
+            path = build_dashboard(state.home)
     echo(f"wrote    {path.relative_to(state.home.root)} (open it in any browser; it needs no server)")
     return EXIT_OK
 

@@ -82,18 +82,11 @@ def bigquery_figures(bq: BigQueryTarget) -> Callable[[Home], Figures | None]:
 
 
 def _publish_bigquery(home: Home) -> list[Path]:
-    """Publishing when the models live in BigQuery: the dashboard, from the few small tables its
-    exposure (`offline_dashboard`) lists, fetched from the dataset into a scratch DuckDB file beside
-    a copy of the local ledger tables, handed to the same dashboard code; and the LookML for the
-    dataset (generated from the dbt contracts, its test blocks' figures counted in BigQuery).
-    Not yet: exports/ (the models are in the dataset already), skipped with a log line."""
-    import duckdb
-
-    from netflix_elt.bi.dashboard import build_dashboard
+    """Publishing when the models live in BigQuery: the LookML for the dataset (generated from the
+    dbt contracts, its test blocks' figures counted in BigQuery) and the dashboard
+    (`bigquery_dashboard`). Not yet: exports/ (the models are in the dataset already), skipped
+    with a log line."""
     from netflix_elt.bi.lookml import LookmlOptions, generate_lookml
-    from netflix_elt.transform.registry import exposure_models
-    from netflix_elt.warehouse.bigquery import BigQuerySession
-    from netflix_elt.warehouse.ledger import RAW_TABLE
     from netflix_elt.warehouse.target import home_target
 
     transform = _latest_transform(home)
@@ -104,6 +97,23 @@ def _publish_bigquery(home: Home) -> list[Path]:
     log.info("publish: the models live in BigQuery: exports/ is not built in this mode (yet)")
     lookml_dir = home.root / "lookml"
     generate_lookml(home, lookml_dir, LookmlOptions(dataset=bq.dataset), figures=bigquery_figures(bq))
+    dashboard = bigquery_dashboard(home, bq)
+    log.info("published lookml/ and %s from BigQuery %s", dashboard.relative_to(home.root), bq.where)
+    return [lookml_dir, dashboard]
+
+
+def bigquery_dashboard(home: Home, bq: BigQueryTarget) -> Path:
+    """`reports/dashboard.html` of a home whose models live in BigQuery: the tables the
+    `offline_dashboard` exposure lists, fetched from the dataset (`to_arrow()`) into a scratch
+    DuckDB file beside a copy of the local ledger tables, handed to the same dashboard code; the
+    scratch file is removed."""
+    import duckdb
+
+    from netflix_elt.bi.dashboard import build_dashboard
+    from netflix_elt.transform.registry import exposure_models
+    from netflix_elt.warehouse.bigquery import BigQuerySession
+    from netflix_elt.warehouse.ledger import RAW_TABLE
+
     scratch = home.tmp_dir / "dashboard_bigquery.duckdb"
     scratch.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
@@ -129,9 +139,7 @@ def _publish_bigquery(home: Home) -> list[Path]:
                     out.execute(f'create or replace table "{model}" as select * from arrow')
         finally:
             out.close()
-        dashboard = build_dashboard(home.with_warehouse(scratch), out=home.root / "reports" / "dashboard.html")
+        return build_dashboard(home.with_warehouse(scratch), out=home.root / "reports" / "dashboard.html")
     finally:
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
             leftover.unlink(missing_ok=True)
-    log.info("published lookml/ and %s from BigQuery %s", dashboard.relative_to(home.root), bq.where)
-    return [lookml_dir, dashboard]
