@@ -72,11 +72,14 @@ def bigquery_figures(bq: BigQueryTarget) -> Callable[[Home], Figures | None]:
     """The LookML test blocks' figures, counted in the BigQuery dataset (`generate_lookml`'s
     `figures`)."""
     from netflix_elt.bi.lookml import read_figures
-    from netflix_elt.warehouse.bigquery import BigQuerySession
+    from netflix_elt.warehouse.engine import BigQueryReader
 
     def figures(_: Home) -> Figures | None:
-        with BigQuerySession(bq) as session:
-            return read_figures(session.query, lambda t: f"`{session.table_id(t)}`")
+        reader = BigQueryReader(bq)  # names the dataset's tables as the transform's reads do
+        try:
+            return read_figures(reader.rows, reader.table)
+        finally:
+            reader.close()
 
     return figures
 
