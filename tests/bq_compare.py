@@ -53,8 +53,8 @@ def second_drop(path: Path) -> Path:
 
 
 def _norm(v: Any) -> Any:
-    # TIMESTAMP (tz-aware, UTC) / DATETIME / DATE all compare as naive UTC date-times: the month
-    # of kpi_titles_added_by_month is a TIMESTAMP on DuckDB and BigQuery, a DATETIME on the emulator.
+    # TIMESTAMP (tz-aware, UTC) / DATETIME / DATE all compare as naive UTC date-times: the emulator
+    # returns some TIMESTAMP columns as DATETIME. (Column types are compared separately.)
     if isinstance(v, dt.datetime):
         return (v.astimezone(dt.UTC).replace(tzinfo=None) if v.tzinfo else v).isoformat()
     if isinstance(v, dt.date):

@@ -53,9 +53,6 @@ ORDER_BY = {
     "kpi_country_recent_growth": "total_titles_recent desc, country",
     "kpi_titles_added_by_month": "month_added, total_titles desc, type",
 }
-# Columns that mean a date but are a timestamp in the warehouse (date_trunc returns one): written
-# as a DATE, `2008-01-01`, not `2008-01-01 00:00:00`.
-AS_DATE = {"kpi_titles_added_by_month": ("month_added",)}
 MANIFEST = "manifest.json"
 
 
@@ -95,10 +92,7 @@ def export_tables(home: Home, out: Path | None = None, tables: tuple[str, ...] =
         if missing:
             raise InputError(f"{home.warehouse}: no transformed data yet ({missing[0]} missing); run `netflix-elt run`")
         for table in tables:
-            columns = "*"
-            if table in AS_DATE:
-                columns += f" replace ({', '.join(f'cast({c} as date) as {c}' for c in AS_DATE[table])})"
-            select = f"select {columns} from {table} order by {ORDER_BY.get(table, 'all')}"
+            select = f"select * from {table} order by {ORDER_BY.get(table, 'all')}"
             # The types of what is written (the BigQuery load takes its schema from them).
             cols = [{"name": row[0], "type": row[1]} for row in con.execute(f"describe {select}").fetchall()]
             files, digests = {}, {}

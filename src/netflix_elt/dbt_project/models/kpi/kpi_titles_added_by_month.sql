@@ -11,7 +11,7 @@ titles as (
 final as (
 
     select
-        {{ dbt.date_trunc('month', 'date_added') }} as month_added,
+        cast({{ dbt.date_trunc('month', 'date_added') }} as date) as month_added,
         type,
         count(*) as total_titles,
     from titles
