@@ -126,9 +126,11 @@ def lookml(
 def export(state: Ctx, bq_target: str | None, endpoint: str | None, credentials: Path | None) -> int:
     """Write each KPI table (Parquet, CSV) and the current catalog (Parquet) to exports/, with
     manifest.json; with --bigquery, also history and the bridges (Parquet), then load every table
-    the generated LookML reads into PROJECT.DATASET."""
+    the generated LookML reads into PROJECT.DATASET. In a home whose models live in BigQuery the
+    tables are read from its dataset."""
     from netflix_elt.bi.exports import EXPORT_TABLES, export_tables, exports_dir, with_tables
     from netflix_elt.core.lock import shared_lock
+    from netflix_elt.warehouse.target import home_target
 
     if (endpoint or credentials) and not bq_target:
         raise click.UsageError("--endpoint and --credentials go with --bigquery PROJECT.DATASET")
@@ -143,8 +145,15 @@ def export(state: Ctx, bq_target: str | None, endpoint: str | None, credentials:
         from netflix_elt.bi.bigquery import BIGQUERY_TABLES
 
         tables = with_tables(EXPORT_TABLES, BIGQUERY_TABLES)
+    home_bq = home_target(state.home)  # a home whose models are in BigQuery: exported from there
     with shared_lock(state.home):  # waits for a run that is writing the warehouse
-        manifest = export_tables(state.home, tables=tables)
+        if home_bq is None:
+            manifest = export_tables(state.home, tables=tables)
+        else:
+            from netflix_elt.ops.publish import bigquery_copy
+
+            with bigquery_copy(state.home, home_bq, tables) as copy:
+                manifest = export_tables(copy, exports_dir(state.home), tables=tables)
     for t in manifest["tables"]:
         files = ", ".join(f"exports/{f}" for f in t["files"].values())
         echo(f"exported {t['table']}: {t['rows']:,} rows -> {files}")

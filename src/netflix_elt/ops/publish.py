@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,20 +21,33 @@ log = logging.getLogger(__name__)
 
 
 def publish(home: Home) -> list[Path]:
-    """The BI outputs of a run: exports/, lookml/ and reports/dashboard.html. Exports and LookML
-    are rewritten only when they do not already reflect the latest transformed batch; the
-    dashboard (which shows checks, runs and freshness) always is. Nothing to publish before the
-    first batch is transformed."""
-    from netflix_elt.bi.dashboard import build_dashboard
-    from netflix_elt.bi.exports import MANIFEST, export_tables, exports_dir
-    from netflix_elt.bi.lookml import MODEL_NAME, generate_lookml
-    from netflix_elt.warehouse.target import home_target_name
+    """The BI outputs of a run: exports/, lookml/ and reports/dashboard.html, from the local
+    warehouse or, when the models live in BigQuery, from the dataset (`bigquery_copy`). Exports
+    and LookML are rewritten only when they do not already reflect the latest transformed batch;
+    the dashboard (which shows checks, runs and freshness) always is. Nothing to publish before
+    the first batch is transformed."""
+    from netflix_elt.bi.exports import EXPORT_TABLES, with_tables
+    from netflix_elt.transform.registry import exposure_models
+    from netflix_elt.warehouse.target import home_target
 
-    if home_target_name(home) == "bigquery":
-        return _publish_bigquery(home)
     transform = _latest_transform(home)
     if transform is None:
         return []
+    bq = home_target(home)
+    if bq is None:
+        return _publish(home, home, transform, None)
+    tables = with_tables(EXPORT_TABLES, exposure_models("offline_dashboard"))
+    with bigquery_copy(home, bq, tables) as copy:
+        return _publish(home, copy, transform, bq)
+
+
+def _publish(home: Home, source: Home, transform: dict[str, Any], bq: BigQueryTarget | None) -> list[Path]:
+    """Publish `home`'s outputs from the models in `source` (the home itself, or a copy of the
+    tables fetched from BigQuery `bq`)."""
+    from netflix_elt.bi.dashboard import build_dashboard
+    from netflix_elt.bi.exports import MANIFEST, export_tables, exports_dir
+    from netflix_elt.bi.lookml import MODEL_NAME, LookmlOptions, generate_lookml
+
     latest = (transform["batch_id"], transform["run_id"])
     manifest = exports_dir(home) / MANIFEST
     lookml_dir = home.root / "lookml"
@@ -47,12 +61,16 @@ def publish(home: Home) -> list[Path]:
     if published_key != latest or not (lookml_dir / f"{MODEL_NAME}.model.lkml").is_file():
         # LookML first: the manifest, written last of all, then marks both as done, so a run
         # stopped half-way through either redoes both.
-        generate_lookml(home, lookml_dir)
-        export_tables(home)
+        if bq is None:
+            generate_lookml(home, lookml_dir)
+        else:  # for the dataset, its test blocks' figures counted there
+            generate_lookml(home, lookml_dir, LookmlOptions(dataset=bq.dataset), figures=bigquery_figures(bq))
+        export_tables(source, exports_dir(home))
     else:
         log.info("publish: exports/ and lookml/ already reflect batch %s", latest[0])
-    dashboard = build_dashboard(home)
-    log.info("published exports/, lookml/ and %s", dashboard.relative_to(home.root))
+    dashboard = build_dashboard(source, out=home.root / "reports" / "dashboard.html")
+    where = f" from BigQuery {bq.where}" if bq is not None else ""
+    log.info("published exports/, lookml/ and %s%s", dashboard.relative_to(home.root), where)
     return [exports_dir(home), lookml_dir, dashboard]
 
 
@@ -84,40 +102,27 @@ def bigquery_figures(bq: BigQueryTarget) -> Callable[[Home], Figures | None]:
     return figures
 
 
-def _publish_bigquery(home: Home) -> list[Path]:
-    """Publishing when the models live in BigQuery: the LookML for the dataset (generated from the
-    dbt contracts, its test blocks' figures counted in BigQuery) and the dashboard
-    (`bigquery_dashboard`). Not yet: exports/ (the models are in the dataset already), skipped
-    with a log line."""
-    from netflix_elt.bi.lookml import LookmlOptions, generate_lookml
-    from netflix_elt.warehouse.target import home_target
-
-    transform = _latest_transform(home)
-    if transform is None:
-        return []
-    bq = home_target(home)
-    assert bq is not None
-    log.info("publish: the models live in BigQuery: exports/ is not built in this mode (yet)")
-    lookml_dir = home.root / "lookml"
-    generate_lookml(home, lookml_dir, LookmlOptions(dataset=bq.dataset), figures=bigquery_figures(bq))
-    dashboard = bigquery_dashboard(home, bq)
-    log.info("published lookml/ and %s from BigQuery %s", dashboard.relative_to(home.root), bq.where)
-    return [lookml_dir, dashboard]
-
-
 def bigquery_dashboard(home: Home, bq: BigQueryTarget) -> Path:
-    """`reports/dashboard.html` of a home whose models live in BigQuery: the tables the
-    `offline_dashboard` exposure lists, fetched from the dataset (`to_arrow()`) into a scratch
-    DuckDB file beside a copy of the local ledger tables, handed to the same dashboard code; the
-    scratch file is removed."""
-    import duckdb
-
+    """`reports/dashboard.html` of a home whose models live in BigQuery, from the tables the
+    `offline_dashboard` exposure lists (`bigquery_copy`)."""
     from netflix_elt.bi.dashboard import build_dashboard
     from netflix_elt.transform.registry import exposure_models
+
+    with bigquery_copy(home, bq, exposure_models("offline_dashboard")) as copy:
+        return build_dashboard(copy, out=home.root / "reports" / "dashboard.html")
+
+
+@contextmanager
+def bigquery_copy(home: Home, bq: BigQueryTarget, tables: tuple[str, ...]) -> Iterator[Home]:
+    """`home` with a scratch warehouse holding `tables` fetched from the dataset (`to_arrow()`)
+    beside a copy of the local ledger, runs and checks: what the same export and dashboard code
+    reads. The scratch file is removed afterwards."""
+    import duckdb
+
     from netflix_elt.warehouse.bigquery import BigQuerySession
     from netflix_elt.warehouse.ledger import RAW_TABLE
 
-    scratch = home.tmp_dir / "dashboard_bigquery.duckdb"
+    scratch = home.tmp_dir / "models_from_bigquery.duckdb"
     scratch.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
         leftover.unlink(missing_ok=True)
@@ -137,12 +142,12 @@ def bigquery_dashboard(home: Home, bq: BigQueryTarget) -> Path:
                     out.execute(f'create table "{table}" as select * from local.main."{table}"')
             out.execute("detach local")
             with BigQuerySession(bq) as session:
-                for model in exposure_models("offline_dashboard"):
+                for model in tables:
                     arrow = session.to_arrow(model)  # noqa: F841  (read by DuckDB's replacement scan)
                     out.execute(f'create or replace table "{model}" as select * from arrow')
         finally:
             out.close()
-        return build_dashboard(home.with_warehouse(scratch), out=home.root / "reports" / "dashboard.html")
+        yield home.with_warehouse(scratch)
     finally:
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
             leftover.unlink(missing_ok=True)
