@@ -66,6 +66,7 @@ def variant(name: str) -> Path:
 # left to start when the other worker has nothing more to do. xdist's own order (by number of
 # tests) handed out the clock and as-of modules, with 9 and 7 tests, after some 20 quicker ones.
 LONGEST_FIRST = (
+    "test_bigquery_run.py",
     "test_asof.py",
     "test_trust.py",
     "test_clock_steps.py",

@@ -1,9 +1,11 @@
 """`netflix-elt run --target bigquery`: the user-facing scale-out path, through the real CLI in
-subprocesses against the BigQuery API emulator (tests/bq_emulator.py). Two drops (the canonical
-file, then one with deletes, updates and inserts); the second run is SIGKILLed between loading
-the raw batch into BigQuery and dbt, then run again. The result must equal the DuckDB pipeline's
-on the same drops, table for table; BigQuery's raw table must hold each batch once; the token
-must be nowhere in the home."""
+subprocesses against the BigQuery API emulator (tests/bq_emulator.py). Three drops: the canonical
+file, one with deletes, updates and inserts, and the real trailing-empty-column copy (the canonical
+titles with 5 updated); the second run is SIGKILLed between loading the raw batch into BigQuery and
+dbt, then run again. The result must equal the DuckDB pipeline's on the same drops, table for
+table; BigQuery's raw table must hold each batch once; the token must be nowhere in the home.
+A second home takes the same drops with the second one late (replayed onto BigQuery), killed while
+the replay swaps its tables in, then `rebuild`: it must converge on the same tables."""
 
 from __future__ import annotations
 
@@ -18,14 +20,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bq_compare import bq_query, differing_tables, second_drop
+from bq_compare import bq_query, client, differing_tables, second_drop
 from netflix_elt.core.faults import ENV as FAULT_ENV
 from netflix_elt.core.home import Home
 from netflix_elt.ops.pipeline import run_pipeline
 from netflix_elt.transform.registry import CURRENT, HISTORY
 from netflix_elt.warehouse.ledger import DQ_TABLE, LEDGER_TABLE, RAW_TABLE, TRANSFORMS_TABLE
 
-from conftest import CANONICAL
+from conftest import CANONICAL, variant
 
 DATASET = "netflix_run"
 TOKEN = "ya29.secret-token-7Qz1x9-never-written"  # a secret: must never reach a file
@@ -78,13 +80,14 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def drops(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return CANONICAL, second_drop(tmp_path_factory.mktemp("drops") / "netflix_titles_next.csv")
+def drops(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    next_drop = second_drop(tmp_path_factory.mktemp("drops") / "netflix_titles_next.csv")
+    return CANONICAL, next_drop, variant("netflix_titles_trailing_empty_column.csv")
 
 
 @pytest.fixture(scope="module")
-def duck_home(tmp_path_factory: pytest.TempPathFactory, drops: tuple[Path, Path]) -> Home:
-    """The reference: the same two drops through the DuckDB path."""
+def duck_home(tmp_path_factory: pytest.TempPathFactory, drops: tuple[Path, Path, Path]) -> Home:
+    """The reference: the same three drops, in order, through the DuckDB path."""
     home = Home(tmp_path_factory.mktemp("duck") / "home")
     for drop in drops:
         run_pipeline(home, sources=[drop])
@@ -92,16 +95,62 @@ def duck_home(tmp_path_factory: pytest.TempPathFactory, drops: tuple[Path, Path]
 
 
 @pytest.fixture(scope="module")
-def bq_run(bq_endpoint, tmp_path_factory: pytest.TempPathFactory, drops: tuple[Path, Path]) -> BqRun:
+def bq_run(bq_endpoint, tmp_path_factory: pytest.TempPathFactory, drops: tuple[Path, Path, Path]) -> BqRun:
     home = Home(tmp_path_factory.mktemp("bq") / "home")
     env = _env(bq_endpoint)
-    first, second = drops
+    first, second, third = drops
     outputs = [_ok(_cli(home, env, "run", "--target", "bigquery", "--source", str(first)))]
     # The second drop: killed after its raw batch and the ledger reached BigQuery, before dbt.
     killed = _cli(home, {**env, FAULT_ENV: "kill:after_bigquery_load"}, "run", "--source", str(second))
     # Run again without --target: the home remembers its engine; the batch is pending.
     outputs.append(_ok(_cli(home, env, "run", "--source", str(second))))
+    outputs.append(_ok(_cli(home, env, "run", "--source", str(third))))
     return BqRun(home, bq_endpoint, env, outputs, killed)
+
+
+@dataclass
+class LateRun:
+    home: Home
+    env: dict[str, str]
+    killed: subprocess.CompletedProcess[str]
+    mark_after_kill: bool
+    live_after_kill: set[str]
+    rebuilt: str
+
+
+LATE_DATASET = "netflix_late"
+
+
+@pytest.fixture(scope="module")
+def late_run(bq_endpoint, tmp_path_factory: pytest.TempPathFactory, drops: tuple[Path, Path, Path]) -> LateRun:
+    """The same drops into another dataset, the second one late: canonical (as of January), the
+    variant (March), then the second drop as of February, which replays the raw layer onto
+    BigQuery; that replay is killed after it swapped its tables into the live dataset and before
+    the local warehouse was swapped in. Then `rebuild`."""
+    home = Home(tmp_path_factory.mktemp("late") / "home")
+    env = {**_env(bq_endpoint), "NETFLIX_ELT_BQ_DATASET": LATE_DATASET}
+    first, second, third = drops
+    _ok(_cli(home, env, "run", "--target", "bigquery", "--source", str(first), "--as-of", "2026-01-01"))
+    _ok(_cli(home, env, "run", "--source", str(third), "--as-of", "2026-03-01"))
+    killed = _cli(
+        home,
+        {**env, FAULT_ENV: "kill:rebuild_bigquery_swapped"},
+        "run",
+        "--source",
+        str(second),
+        "--as-of",
+        "2026-02-01",
+    )
+    mark = (home.root / "bigquery-replay.pending").is_file()
+    _, project = bq_endpoint
+    live = {
+        t
+        for (t,) in bq_query(
+            bq_endpoint, f"select table_name from `{project}.{LATE_DATASET}.INFORMATION_SCHEMA.TABLES`"
+        )
+    }
+    rebuilt = _ok(_cli(home, env, "rebuild"))
+    return LateRun(home, env, killed, mark, live, rebuilt)
 
 
 def _local(home: Home, sql: str) -> list[tuple]:
@@ -127,7 +176,11 @@ def _home_specific(column: str) -> bool:
 
 
 def _batch_ranks(home: Home) -> dict[str, str]:
-    rows = _local(home, f"select batch_id from {LEDGER_TABLE} where status = 'succeeded' order by started_at")
+    rows = _local(
+        home,
+        f"select batch_id from {LEDGER_TABLE} where status = 'succeeded' "
+        "order by coalesce(as_of, started_at), batch_seq",
+    )
     return {b: f"batch#{i}" for i, (b,) in enumerate(rows, 1)}
 
 
@@ -154,14 +207,21 @@ def test_every_bigquery_table_equals_the_duckdb_pipelines(bq_run: BqRun, duck_ho
     ((bq_open,),) = _bq(bq_run, open_sql.format(t=f"`{{ds}}.{HISTORY}`"))
     ((duck_open,),) = _local(duck_home, open_sql.format(t=HISTORY))
     assert bq_open == duck_open and 0 < bq_open < 8865
-    # Not vacuous: the current table holds the titles the two drops leave.
+    # Not vacuous: the current table holds the titles the last drop lists, the 50 the second
+    # deleted revived, the 3 it added deleted again.
     ((active,),) = _bq(bq_run, f"select count(*) from `{{ds}}.{CURRENT}` where not is_deleted")
-    assert active == 8807 - 50 + 3
+    assert active == 8807
+    # A date on BigQuery too, as the LookML's `datatype: date` says (the model's contract).
+    schema = {
+        f.name: f.field_type
+        for f in client(bq_run.endpoint).get_table(f"{bq_run.endpoint[1]}.{DATASET}.kpi_titles_added_by_month").schema
+    }
+    assert schema["month_added"] == "DATE", schema
 
 
 def test_raw_table_holds_each_batch_once_and_the_ledger_matches(bq_run: BqRun) -> None:
     local = dict(_local(bq_run.home, f"select _batch_id, count(*) from {RAW_TABLE} group by 1"))
-    assert len(local) == 2 and sorted(local.values()) == sorted([8807, 8760])
+    assert len(local) == 3 and sorted(local.values()) == sorted([8807, 8760, 8807])
     remote = dict(_bq(bq_run, f"select _batch_id, count(*) from `{{ds}}.{RAW_TABLE}` group by 1"))
     assert remote == local
     ((n_local,),) = _local(bq_run.home, f"select count(*) from {LEDGER_TABLE}")
@@ -179,7 +239,11 @@ def test_the_cdc_counts_agree_with_the_duckdb_home(bq_run: BqRun, duck_home: Hom
     )
     got = _local(bq_run.home, sql)
     assert got == _local(duck_home, sql)
-    assert [r[:3] for r in got] == [(8807, 0, 0), (3, 5, 50)]
+    assert [r[:3] for r in got[:2]] == [(8807, 0, 0), (3, 5, 50)]
+    # The real variant after the second drop: the 50 deleted titles revived, the 3 new ones
+    # deleted, the 5 retitled ones back, and the variant's own 5 updates.
+    inserted, updated, deleted, revived, _, _ = got[2]
+    assert (inserted, deleted, revived) == (0, 3, 50) and updated >= 5, got[2]
 
 
 def test_no_credential_in_any_file_of_the_home(bq_run: BqRun) -> None:
@@ -198,7 +262,7 @@ def test_monitor_checks_against_bigquery_and_status_works(bq_run: BqRun) -> None
         "order by checked_at desc limit 1",
     )
     assert rows and rows[0][0] == "pass", rows
-    assert "(BigQuery)" in rows[0][1] and rows[0][1].startswith("8810 rows"), rows
+    assert "(BigQuery)" in rows[0][1] and rows[0][1].startswith("8810 rows"), rows  # 8,807 and 3 deleted
     out = _cli(bq_run.home, bq_run.env, "status")
     _, project = bq_run.endpoint
     assert f"models in BigQuery {project}.{DATASET}" in _ok(out)
@@ -223,9 +287,10 @@ def test_a_missing_project_is_one_line_and_writes_nothing(tmp_path: Path, bq_end
 def test_the_dashboard_reads_its_figures_from_bigquery(bq_run: BqRun, duck_home: Home) -> None:
     page = (bq_run.home.root / "reports" / "dashboard.html").read_text(encoding="utf-8")
     reference = (duck_home.root / "reports" / "dashboard.html").read_text(encoding="utf-8")
-    active = f"{8807 - 50 + 3:,}"
+    ((n,),) = _bq(bq_run, f"select count(*) from `{{ds}}.{CURRENT}` where not is_deleted")
+    active = f"{n:,}"
     assert active in page and active in reference
-    assert not (bq_run.home.root / "tmp" / "dashboard_bigquery.duckdb").exists()  # the scratch file is gone
+    assert not list((bq_run.home.root / "tmp").glob("*.duckdb*"))  # the scratch file is gone
 
 
 def test_a_duckdb_home_with_models_is_not_switched_to_bigquery(bq_run: BqRun, duck_home: Home) -> None:
@@ -235,11 +300,61 @@ def test_a_duckdb_home_with_models_is_not_switched_to_bigquery(bq_run: BqRun, du
     assert not (duck_home.root / "engine.json").exists()
 
 
-def test_verify_reads_the_local_raw_layer_and_rebuild_says_it_is_not_supported(bq_run: BqRun) -> None:
-    _ok(_cli(bq_run.home, bq_run.env, "verify"))
-    proc = _cli(bq_run.home, bq_run.env, "rebuild")
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "BigQuery" in proc.stderr and "Traceback" not in proc.stderr
+def test_verify_reads_the_local_raw_layer(bq_run: BqRun) -> None:
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in bq_run.home.root.rglob("*") if p.is_file())
+    out = _ok(_cli(bq_run.home, bq_run.env, "verify"))
+    assert "verify: 3 batch(es) verified" in out, out
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in bq_run.home.root.rglob("*") if p.is_file()) == before
+
+
+def test_the_run_publishes_exports_read_from_bigquery(bq_run: BqRun, duck_home: Home) -> None:
+    """exports/ in a BigQuery home: the same tables, the same rows, as the DuckDB home's."""
+    import json
+
+    got = json.loads((bq_run.home.root / "exports" / "manifest.json").read_text(encoding="utf-8"))
+    want = json.loads((duck_home.root / "exports" / "manifest.json").read_text(encoding="utf-8"))
+    assert [(t["table"], t["rows"]) for t in got["tables"]] == [(t["table"], t["rows"]) for t in want["tables"]]
+    for t in want["tables"]:
+        if "csv" in t["files"]:  # the KPIs: byte for byte
+            mine = (bq_run.home.root / "exports" / t["files"]["csv"]).read_bytes()
+            assert mine == (duck_home.root / "exports" / t["files"]["csv"]).read_bytes(), t["table"]
+    (latest,) = _local(
+        bq_run.home, "select max(batch_id) from etl_batches where batch_seq = (select max(batch_seq) from etl_batches)"
+    )
+    assert got["batch_id"] == latest[0]
+
+
+def test_a_late_drop_replays_onto_bigquery_and_a_kill_in_the_swap_converges(late_run: LateRun, duck_home: Home) -> None:
+    """The late home ends as the in-order DuckDB home, table for table, though its replay was
+    killed half-way through the swap; rebuild leaves no scratch dataset and no mark."""
+    assert late_run.killed.returncode == -signal.SIGKILL, late_run.killed.stdout + late_run.killed.stderr
+    assert late_run.mark_after_kill  # the dataset was being swapped: the next run would replay again
+    assert CURRENT in late_run.live_after_kill
+    assert "3 batch(es) replayed" in late_run.rebuilt, late_run.rebuilt
+    endpoint = (late_run.env["NETFLIX_ELT_BQ_API_ENDPOINT"], late_run.env["NETFLIX_ELT_BQ_PROJECT"])
+    assert (
+        differing_tables(
+            endpoint,
+            LATE_DATASET,
+            duck_home,
+            # and the sequence: this home ingested the late drop last
+            skip_column=lambda c: _home_specific(c) or c == "batch_seq",
+            bq_values=_batch_ranks(late_run.home),
+            duck_values=_batch_ranks(duck_home),
+        )
+        == {}
+    )
+    assert not (late_run.home.root / "bigquery-replay.pending").exists()
+    datasets = {d.dataset_id for d in client(endpoint).list_datasets()}
+    assert LATE_DATASET in datasets and f"{LATE_DATASET}__replay" not in datasets
+    sql = (
+        f"select t.inserted, t.updated, t.deleted, t.revived from {TRANSFORMS_TABLE} t "
+        f"join {LEDGER_TABLE} b using (batch_id) where t.status = 'succeeded' order by coalesce(b.as_of, b.started_at)"
+    )
+    assert _local(late_run.home, sql) == _local(duck_home, sql)
+    # Nothing left to do: a run applies nothing and replays nothing.
+    out = _ok(_cli(late_run.home, late_run.env, "run"))
+    assert "replay" not in out.lower(), out
 
 
 def test_the_run_writes_lookml_for_the_dataset_and_it_checks_against_bigquery(bq_run: BqRun, duck_home: Home) -> None:
@@ -287,5 +402,5 @@ def test_the_dashboard_command_in_a_bigquery_home_reads_bigquery(bq_run: BqRun, 
     (home.root / "reports" / "dashboard.html").unlink()
     _ok(_cli(home, bq_run.env, "dashboard"))
     page = (home.root / "reports" / "dashboard.html").read_text(encoding="utf-8")
-    assert f"{8807 - 50 + 3:,}" in page  # the active titles, which the local warehouse does not hold
-    assert not [p for p in home.root.rglob("dashboard_bigquery.duckdb*")]
+    assert "8,807" in page  # the active titles, which the local warehouse does not hold
+    assert not list((home.root / "tmp").glob("*.duckdb*"))

@@ -54,7 +54,9 @@ def rebuild(state: Ctx, lock_timeout: float) -> int:
     the manifests beside the raw files; every raw batch; the dbt project replayed batch by batch),
     then swaps it in atomically, keeping the old file as netflix_dw.duckdb.before-rebuild. Works
     when the warehouse is missing or corrupt. A rebuild that fails or is killed leaves the old
-    warehouse in place. Exit codes: 0 rebuilt, 1 a damaged raw layer or a failed replay.
+    warehouse in place. In a home whose models live in BigQuery the models are replayed into the
+    scratch dataset DATASET__replay, then copied over the live tables. Exit codes: 0 rebuilt, 1 a
+    damaged raw layer or a failed replay.
     """
     from netflix_elt.ops.pipeline import run_rebuild
 

@@ -16,7 +16,7 @@ from netflix_elt.ingest.load import BatchResult, IngestOptions, ingest_file
 from netflix_elt.ingest.sample import sample_path
 from netflix_elt.ingest.source import check_path
 from netflix_elt.ops.publish import publish
-from netflix_elt.ops.rebuild import check_batches, rebuild, refuse_fresh_start
+from netflix_elt.ops.rebuild import bigquery_replay_pending, check_batches, rebuild, refuse_fresh_start
 from netflix_elt.ops.runs import RejectedDrop, close_interrupted, record_run
 from netflix_elt.ops.runs import RunResult as RunResult
 from netflix_elt.ops.runs import new_run_id as new_run_id
@@ -256,15 +256,20 @@ def _transform(home: Home, result: RunResult, transform_options: TransformOption
     ids = {p.batch_id for p in pending}
     check_batches(home, ids)
     late = [p for p in pending if p.late]
-    if not late:
+    interrupted = bigquery_replay_pending(home)
+    if not late and not interrupted:
         result.refused += transform_pending(
             home, result.run_id, transform_options, pending=pending, into=result.transforms
         )
         return
-    log.info(
-        "transform: %d late batch(es) (as-of before a batch already applied): replaying the raw layer in as-of order",
-        len(late),
-    )
+    if late:
+        log.info(
+            "transform: %d late batch(es) (as-of before a batch already applied): "
+            "replaying the raw layer in as-of order",
+            len(late),
+        )
+    else:
+        log.warning("transform: a replay onto BigQuery was stopped while it swapped in its tables: replaying again")
     replay = rebuild(home, result.run_id, transform_options)
     result.transforms += [t for t in replay.transforms if t.batch_id in ids]
     result.refused += [e for e in replay.refusals if isinstance(e, BatchRefused) and e.batch_id in ids]

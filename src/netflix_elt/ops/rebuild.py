@@ -11,6 +11,13 @@ every batch replayed through the same dbt project in as-of order. It is built un
 `netflix_dw.duckdb.before-rebuild`, so a rebuild that is killed or fails leaves the old warehouse
 in place. A run replays the same way when a late drop (an as-of before one already applied) has to
 take its place in history.
+
+When the models live in BigQuery the local warehouse is rebuilt the same way, and the models are
+replayed into a scratch dataset (`<dataset>__replay`), the live dataset untouched meanwhile. Once
+every batch is replayed its tables are copied over the live ones (copy jobs) and dbt creates its
+views again there, then the local warehouse is swapped in and the scratch dataset dropped. That swap is
+not atomic across tables: a mark in the home (`bigquery-replay.pending`) is kept while it lasts,
+and a run that finds it replays again, so a kill at any point converges.
 """
 
 from __future__ import annotations
@@ -23,12 +30,12 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from netflix_elt.core import faults
-from netflix_elt.core.errors import InputError, NetflixEltError, PipelineError
+from netflix_elt.core.errors import NetflixEltError, PipelineError
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.raw import (
     JSON_COLUMNS,
@@ -44,9 +51,14 @@ from netflix_elt.ingest.raw import (
 from netflix_elt.warehouse.connection import connect, transaction
 from netflix_elt.warehouse.ledger import DQ_TABLE, LEDGER_TABLE, RAW_TABLE, RUNS_TABLE
 
+if TYPE_CHECKING:
+    from netflix_elt.warehouse.target import BigQueryTarget
+
 log = logging.getLogger(__name__)
 
 BACKUP_SUFFIX = ".before-rebuild"
+# In a BigQuery home, present while a replay swaps its tables into the live dataset.
+REPLAY_MARK = "bigquery-replay.pending"
 
 
 class RawLayerDamaged(PipelineError):
@@ -270,13 +282,9 @@ def rebuild(home: Home, run_id: str, options: Any = None, *, carry_over: bool = 
     """Replay every raw batch into a new warehouse and swap it in. The caller holds the run lock."""
     from netflix_elt.transform.batches import BatchRefused, PendingBatch, TransformOptions, transform_batch
     from netflix_elt.transform.dbt import Dbt
-    from netflix_elt.warehouse.target import home_target_name
+    from netflix_elt.warehouse.target import home_target
 
-    if home_target_name(home) == "bigquery":
-        raise InputError(
-            f"{home.root}: its models live in BigQuery: replaying the raw layer there (rebuild, a late drop) "
-            "is not supported yet; rebuild into a new DuckDB home, or drop the dataset and run the drops again"
-        )
+    live = home_target(home)  # None: the models live in the local warehouse
     started = time.monotonic()
     result = RebuildResult(run_id=run_id)
     old, old_opens = _old_state(home)
@@ -330,7 +338,14 @@ def rebuild(home: Home, run_id: str, options: Any = None, *, carry_over: bool = 
         con.close()
     faults.checkpoint("rebuild_loaded")
 
-    dbt = Dbt(new_home)
+    replayed = None
+    if live is not None:
+        from netflix_elt.warehouse.bigquery import replay_target, reset_dataset
+
+        replayed = replay_target(live)
+        reset_dataset(replayed)  # what a killed replay left
+        log.info("rebuild: replaying into %s; %s is untouched until the replay is complete", replayed.where, live.where)
+    dbt = Dbt(new_home, bigquery=replayed) if replayed is not None else Dbt(new_home)
     for i, rec in enumerate(succeeded, 1):
         batch = PendingBatch(
             rec["batch_id"],
@@ -351,8 +366,20 @@ def rebuild(home: Home, run_id: str, options: Any = None, *, carry_over: bool = 
         result.replayed += 1
         faults.checkpoint(f"rebuild_replayed:{i}")
     faults.checkpoint("rebuild_before_swap")
+    if replayed is not None and live is not None:
+        from netflix_elt.warehouse.bigquery import drop_dataset, swap_in_dataset
+
+        # From here until the local swap the dataset and the local warehouse may disagree: the
+        # mark makes the next run replay again (see bigquery_replay_pending).
+        _mark_replay(home, run_id, live.where)
+        swap_in_dataset(replayed, live)
+        _views_in(home, live, succeeded[-1]["batch_id"] if succeeded else None)
+        faults.checkpoint("rebuild_bigquery_swapped")
     result.backup = _swap_in(home, new_home.warehouse)
     shutil.rmtree(work, ignore_errors=True)
+    if replayed is not None:
+        drop_dataset(replayed)
+        _replay_mark(home).unlink(missing_ok=True)
     result.seconds = time.monotonic() - started
     log.info(
         "rebuild: %d batch(es) replayed, %d refused, in %.1fs; the previous warehouse is %s",
@@ -362,6 +389,36 @@ def rebuild(home: Home, run_id: str, options: Any = None, *, carry_over: bool = 
         result.backup.name if result.backup else "none (it was missing)",
     )
     return result
+
+
+def _views_in(home: Home, live: BigQueryTarget, batch_id: str | None) -> None:
+    """The project's views, created again by dbt in the live dataset over the tables swapped in
+    (a view names its dataset, so it cannot be copied)."""
+    from netflix_elt.transform.dbt import Dbt
+
+    outcome = Dbt(home, bigquery=live).run(["config.materialized:view"], {"batch_id": batch_id} if batch_id else None)
+    if not outcome.success or outcome.failed:
+        shown = "; ".join(outcome.failures[:3]) or "see logs/dbt/dbt.log"
+        raise PipelineError(
+            f"rebuild: the views could not be created in {live.where} ({shown}); run `netflix-elt rebuild` again"
+        )
+
+
+def _replay_mark(home: Home) -> Path:
+    return home.root / REPLAY_MARK
+
+
+def _mark_replay(home: Home, run_id: str, where: str) -> None:
+    mark = _replay_mark(home)
+    tmp = mark.with_name(mark.name + ".tmp")
+    tmp.write_text(json.dumps({"run_id": run_id, "dataset": where}) + "\n", encoding="utf-8")
+    tmp.replace(mark)
+
+
+def bigquery_replay_pending(home: Home) -> bool:
+    """A replay onto BigQuery stopped while it swapped the replayed tables into the live dataset:
+    the dataset may hold part of the new state; the next run replays again."""
+    return _replay_mark(home).is_file()
 
 
 def _swap_in(home: Home, new: Path) -> Path | None:

@@ -26,7 +26,7 @@ from netflix_elt.transform.dbt import Dbt, DbtNodeResult, DbtOutcome
 from netflix_elt.transform.registry import BATCH, CHANGES, CURRENT, GUARDS, RETITLED_KEYS, STAGING
 from netflix_elt.warehouse import ledger
 from netflix_elt.warehouse.connection import MEMORY_LIMIT_ENV, connect, resource_settings
-from netflix_elt.warehouse.engine import model_reader
+from netflix_elt.warehouse.engine import reader_for
 from netflix_elt.warehouse.ledger import LEDGER_TABLE, TRANSFORMS_TABLE
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def transform_batch(
         outcome = dbt.build(SELECT, variables)
         faults.checkpoint("after_dbt_build")
         refused_by = {r.name for r in outcome.results if r.status == "fail"} & {GUARD_TEST, DELETE_GUARD_TEST}
-        figures = guard_figures(home, examples=GUARD_TEST in refused_by) if outcome.success or refused_by else None
+        figures = guard_figures(home, dbt, examples=GUARD_TEST in refused_by) if outcome.success or refused_by else None
         if figures is not None:
             result.key_change_share = figures.key_change_share
         if GUARD_TEST in refused_by and figures is not None:
@@ -238,7 +238,7 @@ def transform_batch(
                 batch.source,
             )
         _require(outcome, result, "build")
-        result.counts = _cdc_counts(home, batch_id)
+        result.counts = _cdc_counts(home, dbt, batch_id)
         if result.key_change_share is not None and result.key_change_share > options.key_change_threshold:
             result.warnings.append(
                 f"key-remap guard overridden: {result.key_change_share:.0%} of matched keys changed title"
@@ -295,10 +295,10 @@ def _require(outcome: DbtOutcome, result: TransformResult, stage: str) -> None:
         )
 
 
-def guard_figures(home: Home, *, examples: bool = False) -> GuardFigures:
+def guard_figures(home: Home, dbt: Dbt, *, examples: bool = False) -> GuardFigures:
     """The figures the build's guards judged (dbt's int_netflix_batch_guards), and with `examples`
-    the first three retitled keys: read back, never recomputed, from wherever the models live."""
-    reader = model_reader(home)
+    the first three retitled keys: read back, never recomputed, from where `dbt` builds."""
+    reader = reader_for(home, dbt.bigquery)
     try:
         if not reader.exists(GUARDS):
             return GuardFigures()
@@ -326,8 +326,8 @@ _CHANGES_BY_TYPE = f"select change_type, count(*) from {{{CHANGES}}} group by 1"
 _STAGED = f"select sum(case when show_id is not null then 1 else 0 end), count(*) from {{{STAGING}}}"
 
 
-def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
-    """The batch's CDC counts, read from what dbt built (wherever the models live; the ledger is
+def _cdc_counts(home: Home, dbt: Dbt, batch_id: str) -> CdcCounts:
+    """The batch's CDC counts, read from what `dbt` built (wherever it builds; the ledger is
     local). For the batch's first successful transform, what the batch applied (also when an
     interrupted build of it had applied part); for a batch transformed again, what this build
     changed."""
@@ -339,7 +339,7 @@ def _cdc_counts(home: Home, batch_id: str) -> CdcCounts:
         loaded = _scalar(
             con, f"select coalesce(max(rows_loaded), 0) from {LEDGER_TABLE} where batch_id = ?", [batch_id]
         )
-        reader = model_reader(home, con)
+        reader = reader_for(home, dbt.bigquery, con)
         try:
             by_type_sql, params = (_CHANGES_BY_TYPE, []) if again else (_APPLIED_BY_TYPE, [batch_id])
             by_type = {str(k): int(v) for k, v in reader.rows(by_type_sql, params)}

@@ -238,6 +238,12 @@ class Dbt:
             log.warning("dbt: %s", w)
         return outcome
 
+    def run(self, select: list[str], variables: dict[str, Any] | None = None) -> DbtOutcome:
+        """`dbt run --select ...` (models only, no tests)."""
+        outcome = self._run("run", select, variables, exclude_unit_tests=False)
+        log.info("dbt run %s: %s", " ".join(select), outcome.summary())
+        return outcome
+
     def test(
         self,
         select: list[str],

@@ -7,6 +7,7 @@ extra, imported inside the functions. Credentials are never logged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -273,6 +274,29 @@ class BigQuerySession:
             raise failure(self.bq, exc, f"load of {parquet.name} into {self.table_id(table)}") from exc
         return int(job.output_rows or 0)
 
+    def drop_dataset(self) -> None:
+        """Delete the dataset and every table in it (nothing when it does not exist)."""
+        try:
+            self.client.delete_dataset(
+                f"{self.bq.project}.{self.bq.dataset}",
+                delete_contents=True,
+                not_found_ok=True,
+                retry=self.api_retry,
+                timeout=REQUEST_TIMEOUT_S,
+            )
+        except Exception as exc:
+            raise failure(self.bq, exc, f"dropping the dataset {self.bq.project}.{self.bq.dataset}") from exc
+
+    def tables(self) -> list[tuple[str, str]]:
+        """(name, type) of every table and view in the dataset, by name: type TABLE or VIEW."""
+        try:
+            found = self.client.list_tables(
+                f"{self.bq.project}.{self.bq.dataset}", retry=self.api_retry, timeout=REQUEST_TIMEOUT_S
+            )
+            return sorted((str(t.table_id), str(t.table_type)) for t in found)
+        except Exception as exc:
+            raise failure(self.bq, exc, f"listing the tables of {self.bq.project}.{self.bq.dataset}") from exc
+
     def to_arrow(self, table: str) -> Any:
         try:
             return self.client.query(f"select * from `{self.table_id(table)}`").result().to_arrow()
@@ -338,3 +362,57 @@ def load_sources(bq: BigQueryTarget, con: Any, batch_id: str, tmp_dir: Path) -> 
         "BigQuery: batch %s: %d raw rows and %d ledger rows loaded into %s", batch_id, expected, ledger_rows, bq.where
     )
     return {"raw": int(expected), "ledger": ledger_rows}
+
+
+REPLAY_SUFFIX = "__replay"
+
+
+def replay_target(bq: BigQueryTarget) -> BigQueryTarget:
+    """The scratch dataset a replay of the raw layer (rebuild, a late drop) builds in, beside the
+    live one, so the live dataset is untouched until the replay is complete."""
+    return dataclasses.replace(bq, dataset=f"{bq.dataset}{REPLAY_SUFFIX}")
+
+
+def reset_dataset(bq: BigQueryTarget) -> None:
+    """An empty dataset `bq` (what a killed replay left in it is dropped first)."""
+    with BigQuerySession(bq) as s:
+        s.drop_dataset()
+        s.ensure_dataset()
+
+
+def drop_dataset(bq: BigQueryTarget) -> None:
+    with BigQuerySession(bq) as s:
+        s.drop_dataset()
+
+
+def swap_in_dataset(replayed: BigQueryTarget, live: BigQueryTarget) -> list[str]:
+    """Make the live dataset's tables what the replay built: each table copied over its live
+    namesake (one copy job each, WRITE_TRUNCATE: the copy replaces the table at once, schema,
+    rows and description). Load tables a killed run left in the live dataset are dropped; live
+    tables the replay did not build are left alone. Views are not copied (a copy job takes tables
+    only, and a view names its dataset): the caller has dbt create them again in the live
+    dataset. Not atomic across tables: the caller marks the replay pending until it is done, and
+    a run finding the mark replays again. Returns the tables copied."""
+    with BigQuerySession(replayed) as built:
+        items = built.tables()
+    copied = [name for name, kind in items if kind == "TABLE" and not name.startswith("_load_")]
+    with BigQuerySession(live) as s:
+        s.ensure_dataset()
+        bigquery = s.module
+        copy_config = bigquery.CopyJobConfig(write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE)
+        for name in copied:
+            try:
+                job = s.client.copy_table(
+                    f"{replayed.project}.{replayed.dataset}.{name}",
+                    s.table_id(name),
+                    job_config=copy_config,
+                    retry=s.api_retry,
+                )
+                job.result(retry=s.api_retry, timeout=JOB_TIMEOUT_S)
+            except Exception as exc:
+                raise failure(live, exc, f"copying the replayed {name} into {live.dataset}") from exc
+        for name, kind in s.tables():
+            if kind == "TABLE" and name.startswith("_load_"):
+                s.client.delete_table(s.table_id(name), not_found_ok=True)
+    log.info("BigQuery: %d replayed table(s) copied into %s", len(copied), live.where)
+    return copied

@@ -81,5 +81,10 @@ class BigQueryReader:
 
 def model_reader(home: Home, con: Any = None) -> ModelReader:
     """The reader for where `home`'s models live (`con`: an open local connection to reuse)."""
-    bq = home_target(home)
+    return reader_for(home, home_target(home), con)
+
+
+def reader_for(home: Home, bq: BigQueryTarget | None, con: Any = None) -> ModelReader:
+    """The reader for models built in `bq` (None: the local warehouse of `home`), e.g. a replay's
+    scratch dataset."""
     return BigQueryReader(bq) if bq is not None else DuckDBReader(home, con)
