@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from netflix_elt.core import timing
+
 run_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default="-")
 step_var: contextvars.ContextVar[str] = contextvars.ContextVar("step", default="-")
 
@@ -178,9 +180,11 @@ def log_to_file(logs_dir: Path) -> Path | None:
 
 @contextmanager
 def step(name: str) -> Iterator[None]:
+    """The pipeline step the records logged inside it carry; its time is a phase (core.timing)."""
     token = step_var.set(name)
     try:
-        yield
+        with timing.phase(name):
+            yield
     finally:
         step_var.reset(token)
 

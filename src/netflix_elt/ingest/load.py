@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from netflix_elt.core import faults
+from netflix_elt.core import faults, timing
 from netflix_elt.core.errors import BatchRejected, InputError, NetflixEltError, resource_error
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.batch import MODES as MODES
@@ -113,7 +113,8 @@ def _ingest_file(home: Home, con: duckdb.DuckDBPyConnection, path: Path, options
     skipped = None if options.force else _skip_unchanged(con, path, stat, started)
     if skipped is not None:
         return skipped
-    info = inspect_source(path, validate_utf8=False)
+    with timing.phase("ingest.inspect"):  # the sha256 of the file, its encoding and compression
+        info = inspect_source(path, validate_utf8=False)
     skipped = None if options.force else _skip_same_content(con, path, stat, info, started)
     if skipped is not None:
         return skipped
@@ -323,14 +324,18 @@ def _load(
     verify_utf8: bool,
 ) -> None:
     """Parse, quarantine, write the raw file and append it: each step fills in `result`."""
-    headers, mapping, parsed = _parse_drop(sc, src, options, result, verify_utf8=verify_utf8)
+    with timing.phase("ingest.parse"):
+        headers, mapping, parsed = _parse_drop(sc, src, options, result, verify_utf8=verify_utf8)
     faults.checkpoint("after_parse")
     partition = f"ingest_date={started_at:%Y-%m-%d}"
-    _quarantine(home, sc, src, parsed, headers, partition, result)
-    _check_rejects(src.path, options, result)
-    extras = extra_columns(sc, parsed, mapping, result.warnings)
-    final = publish_raw(home, con, sc, parsed, mapping, extras, partition, result, started_at)
-    append(con, final, result)
+    with timing.phase("ingest.quarantine"):
+        _quarantine(home, sc, src, parsed, headers, partition, result)
+        _check_rejects(src.path, options, result)
+        extras = extra_columns(sc, parsed, mapping, result.warnings)
+    with timing.phase("ingest.raw_parquet"):
+        final = publish_raw(home, con, sc, parsed, mapping, extras, partition, result, started_at)
+    with timing.phase("ingest.warehouse_append"):
+        append(con, final, result)
 
 
 def _parse_drop(

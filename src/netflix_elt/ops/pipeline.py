@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from netflix_elt.core import faults, logs
+from netflix_elt.core import faults, logs, timing
 from netflix_elt.core.errors import InputError, NetflixEltError
 from netflix_elt.core.home import Home
 from netflix_elt.core.lock import DEFAULT_TIMEOUT, run_lock
@@ -17,7 +17,7 @@ from netflix_elt.ingest.sample import sample_path
 from netflix_elt.ingest.source import check_path
 from netflix_elt.ops.publish import publish
 from netflix_elt.ops.rebuild import bigquery_replay_pending, check_batches, rebuild, refuse_fresh_start
-from netflix_elt.ops.runs import RejectedDrop, close_interrupted, record_run
+from netflix_elt.ops.runs import RejectedDrop, close_interrupted, record_run, write_profile
 from netflix_elt.ops.runs import RunResult as RunResult
 from netflix_elt.ops.runs import new_run_id as new_run_id
 from netflix_elt.quality.checks import GUARD_DBT_TESTS, MonitorOptions, MonitorReport, run_checks
@@ -56,6 +56,7 @@ def run_pipeline(
     home.ensure()
     remember_target(home, bq)
     result = result or RunResult(run_id=new_run_id())
+    timing.reset()  # this run's phases only (a process may run several)
     started = time.monotonic()
     started_at = utcnow()
     message = ""
@@ -100,6 +101,7 @@ def run_pipeline(
             result.seconds = time.monotonic() - started
             record_run(home, result, "run", started_at, message)
             publish_state(home)  # what status and monitor show while the next run holds the home
+            write_profile(home, result, "run")
     return result
 
 

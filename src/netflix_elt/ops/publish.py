@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netflix_elt.core import timing
 from netflix_elt.core.home import Home
 from netflix_elt.warehouse.connection import connect
 from netflix_elt.warehouse.ledger import latest_transform
@@ -61,14 +62,17 @@ def _publish(home: Home, source: Home, transform: dict[str, Any], bq: BigQueryTa
     if published_key != latest or not (lookml_dir / f"{MODEL_NAME}.model.lkml").is_file():
         # LookML first: the manifest, written last of all, then marks both as done, so a run
         # stopped half-way through either redoes both.
-        if bq is None:
-            generate_lookml(home, lookml_dir)
-        else:  # for the dataset, its test blocks' figures counted there
-            generate_lookml(home, lookml_dir, LookmlOptions(dataset=bq.dataset), figures=bigquery_figures(bq))
-        export_tables(source, exports_dir(home))
+        with timing.phase("publish.lookml"):
+            if bq is None:
+                generate_lookml(home, lookml_dir)
+            else:  # for the dataset, its test blocks' figures counted there
+                generate_lookml(home, lookml_dir, LookmlOptions(dataset=bq.dataset), figures=bigquery_figures(bq))
+        with timing.phase("publish.exports"):
+            export_tables(source, exports_dir(home))
     else:
         log.info("publish: exports/ and lookml/ already reflect batch %s", latest[0])
-    dashboard = build_dashboard(source, out=home.root / "reports" / "dashboard.html")
+    with timing.phase("publish.dashboard"):
+        dashboard = build_dashboard(source, out=home.root / "reports" / "dashboard.html")
     where = f" from BigQuery {bq.where}" if bq is not None else ""
     log.info("published exports/, lookml/ and %s%s", dashboard.relative_to(home.root), where)
     return [exports_dir(home), lookml_dir, dashboard]
@@ -141,7 +145,7 @@ def bigquery_copy(home: Home, bq: BigQueryTarget, tables: tuple[str, ...]) -> It
                 if table != RAW_TABLE:  # the ledger, the runs and the checks; not the raw rows
                     out.execute(f'create table "{table}" as select * from local.main."{table}"')
             out.execute("detach local")
-            with BigQuerySession(bq) as session:
+            with timing.phase("publish.fetch_from_bigquery"), BigQuerySession(bq) as session:
                 for model in tables:
                     arrow = session.to_arrow(model)  # noqa: F841  (read by DuckDB's replacement scan)
                     out.execute(f'create or replace table "{model}" as select * from arrow')

@@ -4,6 +4,7 @@ are closed by the next."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from netflix_elt.core import timing
 from netflix_elt.core.errors import NetflixEltError
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.batch import BatchResult
@@ -142,3 +144,29 @@ def _insert_run(
             message or None,
         ],
     )
+
+
+PROFILE_FILE = "profile.json"
+
+
+def write_profile(home: Home, result: RunResult, command: str) -> None:
+    """`<home>/logs/profile.json`: where the run's time went (core.timing's phases: each step,
+    the ingest phases, the transform's dbt build and what surrounds it, each dbt node, the
+    checks, each publish step), replaced by every run; `make bench` reads it. A file that cannot
+    be written costs a warning, never the run."""
+    path = home.logs_dir / PROFILE_FILE
+    body = {
+        "run_id": result.run_id,
+        "command": command,
+        "status": result.status,
+        "seconds": round(result.seconds, 3),
+        "phases": timing.totals(),
+    }
+    tmp = path.with_name(f".{PROFILE_FILE}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        log.warning("cannot write %s (%s): the run's profile is not kept", path, exc.strerror or exc)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from netflix_elt.core import timing
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.mapping import CANONICAL_COLUMNS, REQUIRED_COLUMNS
 from netflix_elt.quality.freshness import freshness, report_from_state
@@ -81,13 +82,17 @@ def run_checks(
                 CheckResult("transformed_batch", CURRENT, "fail", "skip", "none", ">= 1", "no batch transformed yet")
             )
         elif full:
-            report.results += _reconcile_current(home, con, batch)
-            report.results += _null_rates(con, batch, previous, options)
-            report.results += _volume(con, batch, previous, options)
-            report.results += _schema_drift(con, batch)
+            with timing.phase("monitor.reconcile_current"):
+                report.results += _reconcile_current(home, con, batch)
+            with timing.phase("monitor.null_rates"):
+                report.results += _null_rates(con, batch, previous, options)
+            with timing.phase("monitor.volume_and_schema"):
+                report.results += _volume(con, batch, previous, options)
+                report.results += _schema_drift(con, batch)
         else:
-            report.results += _volume(con, batch, previous, options)
-            report.results += _schema_drift(con, batch)
+            with timing.phase("monitor.volume_and_schema"):
+                report.results += _volume(con, batch, previous, options)
+                report.results += _schema_drift(con, batch)
         report.results += _key_remap(con)
         for r in dbt_results or []:
             report.results.append(

@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from netflix_elt.core import faults
+from netflix_elt.core import faults, timing
 from netflix_elt.core.errors import InputError, PipelineError
 from netflix_elt.core.home import Home
 from netflix_elt.core.text import one_line
@@ -204,12 +204,17 @@ def transform_batch(
         log.info("transform: batch %s (%s drop)", batch_id, batch.mode)
         faults.checkpoint("transform_started")
         if dbt.bigquery is not None:
-            _load_into_bigquery(home, dbt, batch_id)
+            with timing.phase("transform.bigquery_load"):
+                _load_into_bigquery(home, dbt, batch_id)
             faults.checkpoint("after_bigquery_load")
-        outcome = dbt.build(SELECT, variables)
+        with timing.phase("transform.dbt_build"):
+            outcome = dbt.build(SELECT, variables)
         faults.checkpoint("after_dbt_build")
         refused_by = {r.name for r in outcome.results if r.status == "fail"} & {GUARD_TEST, DELETE_GUARD_TEST}
-        figures = guard_figures(home, dbt, examples=GUARD_TEST in refused_by) if outcome.success or refused_by else None
+        with timing.phase("transform.guard_figures"):
+            figures = (
+                guard_figures(home, dbt, examples=GUARD_TEST in refused_by) if outcome.success or refused_by else None
+            )
         if figures is not None:
             result.key_change_share = figures.key_change_share
         if GUARD_TEST in refused_by and figures is not None:
@@ -238,7 +243,8 @@ def transform_batch(
                 batch.source,
             )
         _require(outcome, result, "build")
-        result.counts = _cdc_counts(home, dbt, batch_id)
+        with timing.phase("transform.cdc_counts"):
+            result.counts = _cdc_counts(home, dbt, batch_id)
         if result.key_change_share is not None and result.key_change_share > options.key_change_threshold:
             result.warnings.append(
                 f"key-remap guard overridden: {result.key_change_share:.0%} of matched keys changed title"
