@@ -1,9 +1,14 @@
-"""`make bench`: netflix-elt against bare DuckDB on synthetic catalogs of BENCH_ROWS rows.
+"""`make bench`: netflix-elt against the scripts it replaces and bare DuckDB, on synthetic
+catalogs of BENCH_ROWS rows.
 
 Every step runs as its own process (as a user would run it), timed wall-clock, with the peak
-RSS of its whole process tree sampled every 20 ms. Results: a table on stdout and
-benchmarks/results/latest.json (also rows_<N>.json, which a 10M run compares per-row cost with).
-The CDC counts the pipeline reports must equal the generator's expected counts, or the bench fails.
+RSS of its whole process tree sampled every 20 ms. The baseline is benchmarks/original/: the
+original numbered pandas scripts' first load, re-created, one process per step. After each
+netflix-elt run its profile (<home>/logs/profile.json: each step, the ingest phases, the dbt
+build and each dbt node, the checks, each publish step) gives the per-stage breakdown.
+Results: tables on stdout and benchmarks/results/latest.json (also rows_<N>.json, which a 10M run
+compares per-row cost with). The CDC counts the pipeline reports must equal the generator's
+expected counts, or the bench fails.
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ import duckdb
 import psutil
 
 from netflix_elt.ingest.mapping import CANONICAL_COLUMNS
+from netflix_elt.ingest.sample import sample_path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "original"))
+from run_all import commands as original_steps  # noqa: E402  (benchmarks/original/run_all.py)
+
 RESULTS = HERE / "results"
 BIN = Path(sys.executable).parent
 CLI = [str(BIN / "netflix-elt")]
@@ -80,6 +89,46 @@ def merge_baseline(base: Path, nxt: Path, work: Path) -> dict[str, float]:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     db.unlink(missing_ok=True)
     return {"seconds": round(json.loads(proc.stdout.strip().splitlines()[-1])["merge_seconds"], 3)}
+
+
+def baseline(csv: Path, work: Path) -> dict[str, object]:
+    """The original scripts' first load of `csv`: each step's process measured, in order."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    steps = {name: measure(cmd) for name, cmd in original_steps(csv, work)}
+    return {
+        "seconds": round(sum(s["seconds"] for s in steps.values()), 3),
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in steps.values()),
+        "steps": steps,
+    }
+
+
+def profile(home: Path) -> dict[str, object]:
+    """The last run's profile in `home` (logs/profile.json)."""
+    return json.loads((home / "logs" / "profile.json").read_text())
+
+
+def breakdown(name: str, prof: dict[str, object], top: int = 12) -> list[str]:
+    """Where one run's time went: the steps, the phases inside them, the slowest dbt nodes."""
+    phases: dict[str, float] = prof["phases"]  # type: ignore[assignment]
+    lines = [f"{name}: {prof['seconds']:.2f}s ({prof['status']})"]
+    for stepname in ("ingest", "transform", "monitor", "publish"):
+        if stepname not in phases:
+            continue
+        lines.append(f"  {stepname:<34} {phases[stepname]:>8.2f}s")
+        for k, v in phases.items():
+            if k.startswith(f"{stepname}."):
+                lines.append(f"    {k:<32} {v:>8.2f}s")
+            if stepname == "transform" and k == "dbt.parse":
+                lines.append(f"      {'of which dbt.parse':<30} {v:>8.2f}s")
+        if stepname == "transform" and "transform.dbt_build" in phases:
+            inside = sum(v for k, v in phases.items() if k.startswith("transform."))
+            lines.append(f"    {'(the rest of the transform)':<32} {phases['transform'] - inside:>8.2f}s")
+    nodes = sorted(((v, k) for k, v in phases.items() if k.startswith("dbt.build.")), reverse=True)
+    if nodes:
+        lines.append(f"  dbt nodes: {len(nodes)}, {sum(v for v, _ in nodes):.2f}s in all (2 run at once); slowest:")
+        lines += [f"    {k.removeprefix('dbt.build.'):<44} {v:>6.2f}s" for v, k in nodes[:top]]
+    return lines
 
 
 def cdc_counts(home: Path) -> dict[str, int]:
@@ -141,17 +190,24 @@ def main() -> None:
     copy_sql = f"copy (select * from read_csv({str(base)!r}, all_varchar=true)) to {str(work / 'copy.parquet')!r}"
     steps["duckdb_copy"] = measure(py(f"import duckdb; duckdb.execute({copy_sql!r})"))
     steps["duckdb_merge"] = merge_baseline(base, nxt, work)
+    original = {"full": baseline(base, work / "original"), "sample": baseline(sample_path(), work / "original_sample")}
+    steps["original_first_load"] = {k: original["full"][k] for k in ("seconds", "peak_rss_mb")}  # type: ignore[misc]
+    steps["original_sample"] = {k: original["sample"][k] for k in ("seconds", "peak_rss_mb")}  # type: ignore[misc]
 
     h_ingest, h_run, h_sample = work / "home_ingest", work / "home_run", work / "home_sample"
     env = {"NETFLIX_ELT_MEMORY_LIMIT": args.memory_limit} if args.memory_limit else {}
     steps["ingest"] = measure([*CLI, "--home", str(h_ingest), "-q", "ingest", str(base)], env)
+    profiles = {}
     steps["full_run"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(base)], env)
+    profiles["full_run"] = profile(h_run)
     steps["incremental_run"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(nxt)], env)
+    profiles["incremental_run"] = profile(h_run)
     got = cdc_counts(h_run)
     steps["noop_rerun"] = measure([*CLI, "--home", str(h_run), "-q", "run", "--source", str(nxt)], env)
     # A new process on a fresh home: with the parsed dbt manifest in the user's cache (any earlier
     # run on this machine), and without it (the very first run on a machine parses the project).
     steps["sample_cold_run"] = measure([*CLI, "--home", str(h_sample), "-q", "run"], env)
+    profiles["sample_cold_run"] = profile(h_sample)
     first = {**env, "NETFLIX_ELT_CACHE_DIR": str(work / "empty_cache")}
     steps["sample_first_run_on_machine"] = measure([*CLI, "--home", str(work / "home_first"), "-q", "run"], first)
 
@@ -163,6 +219,13 @@ def main() -> None:
         "incremental_vs_full_run": round(steps["incremental_run"]["seconds"] / steps["full_run"]["seconds"], 2),
         "incremental_vs_duckdb_merge": round(steps["incremental_run"]["seconds"] / steps["duckdb_merge"]["seconds"], 2),
         "full_run_seconds_per_million_rows": round(steps["full_run"]["seconds"] / n * 1e6, 3),
+        "full_run_vs_original": round(steps["full_run"]["seconds"] / steps["original_first_load"]["seconds"], 2),
+        "incremental_vs_original": round(
+            steps["incremental_run"]["seconds"] / steps["original_first_load"]["seconds"], 2
+        ),
+        "sample_run_vs_original_sample": round(
+            steps["sample_cold_run"]["seconds"] / steps["original_sample"]["seconds"], 2
+        ),
     }
     suffix = f"_mem{args.memory_limit}" if args.memory_limit else ""
     previous = RESULTS / "rows_1000000.json"  # the default settings' 1M run
@@ -172,7 +235,8 @@ def main() -> None:
         ratios["per_row_cost_vs_1m"] = round(steps["full_run"]["seconds"] / n / per_row_small, 2)
         per_row_small = small["steps"]["incremental_run"]["seconds"] / small["rows"]
         ratios["incremental_per_row_cost_vs_1m"] = round(steps["incremental_run"]["seconds"] / n / per_row_small, 2)
-    peak = max(s.get("peak_rss_mb", 0) for k, s in steps.items() if k not in ("duckdb_copy", "duckdb_merge"))
+    outside = ("duckdb_copy", "duckdb_merge", "original_first_load", "original_sample")
+    peak = max(s.get("peak_rss_mb", 0) for k, s in steps.items() if k not in outside)
     result = {
         "rows": n,
         "machine": {
@@ -189,14 +253,23 @@ def main() -> None:
         "peak_rss_mb_pipeline": peak,
         "cdc_expected": want,
         "cdc_reported": got,
+        "original": original,
+        "profiles": profiles,
     }
     RESULTS.mkdir(exist_ok=True)
     for name in ("latest.json", f"rows_{n}{suffix}.json"):
         (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
 
-    print(f"{'step':<18} {'seconds':>9} {'rows/s':>11} {'peak RSS MB':>12}")
+    print(f"{'step':<28} {'seconds':>9} {'rows/s':>11} {'peak RSS MB':>12}")
     for k, s in steps.items():
-        print(f"{k:<18} {s['seconds']:>9.2f} {s.get('rows_per_s', ''):>11} {s.get('peak_rss_mb', ''):>12}")
+        print(f"{k:<28} {s['seconds']:>9.2f} {s.get('rows_per_s', ''):>11} {s.get('peak_rss_mb', ''):>12}")
+    for which, label in (("full", f"{n:,} rows"), ("sample", "the sample")):
+        print(f"original scripts on {label}:")
+        for k, s in original[which]["steps"].items():  # type: ignore[union-attr]
+            print(f"  {k:<26} {s['seconds']:>9.2f} {'':>11} {s['peak_rss_mb']:>12}")
+    for k, prof in profiles.items():
+        print("\n".join(breakdown(k, prof)))
+        print(f"  {'(process start-up, imports, exit)':<34} {steps[k]['seconds'] - prof['seconds']:>8.2f}s")
     for k, v in ratios.items():
         print(f"{k:<36} {v}")
     print(f"cdc expected {want}\ncdc reported {got}")
