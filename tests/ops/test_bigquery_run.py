@@ -76,6 +76,7 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> str:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-6000:]}"
     assert "Traceback" not in out, out[-6000:]
+    assert "UserWarning" not in out, out[-6000:]  # e.g. the client's "BigQuery Storage module not found"
     return out
 
 
