@@ -16,7 +16,7 @@ help:
 	@echo "make test-fast # the tests not marked slow (the quick loop; CI runs everything)"
 	@echo "make fuzz   # long property-based fuzzing of hostile drops (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make crash  # SIGKILL at all 21 points (make test kills at 8 of them)"
-	@echo "make bench  # benchmark on a synthetic 1M-row catalog (BENCH_ROWS=10000000 for 10M)"
+	@echo "make bench  # netflix-elt beside the original scripts and bare DuckDB on a synthetic 1M-row catalog, with a per-stage breakdown (BENCH_ROWS=10000000 for 10M)"
 	@echo "make lint   # ruff, ruff format, mypy (no untyped defs), the import contracts (stages import downward), sqlfluff (the dbt SQL)"
 	@echo "make lock   # re-pin constraints.txt from a fresh resolve"
 
