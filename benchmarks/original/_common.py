@@ -5,21 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-COLUMNS = [
-    "show_id",
-    "type",
-    "title",
-    "director",
-    "cast",
-    "country",
-    "date_added",
-    "release_year",
-    "rating",
-    "duration",
-    "listed_in",
-    "description",
-]
-
 
 def args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
