@@ -153,7 +153,7 @@ def write_profile(home: Home, result: RunResult, command: str) -> None:
     """`<home>/logs/profile.json`: where the run's time went (core.timing's phases: each step,
     the ingest phases, the transform's dbt build and what surrounds it, each dbt node, the
     checks, each publish step), replaced by every run; `make bench` reads it. A file that cannot
-    be written costs a warning, never the run."""
+    be written costs a line in the log file, never the run."""
     path = home.logs_dir / PROFILE_FILE
     body = {
         "run_id": result.run_id,
@@ -169,4 +169,7 @@ def write_profile(home: Home, result: RunResult, command: str) -> None:
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        log.warning("cannot write %s (%s): the run's profile is not kept", path, exc.strerror or exc)
+        # Into the log file only: a full disk under logs/ is reported once, by the log file itself.
+        log.warning(
+            "cannot write %s (%s): the run's profile is not kept", path, exc.strerror or exc, extra={"console": False}
+        )
