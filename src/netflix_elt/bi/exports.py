@@ -13,7 +13,6 @@ reader that trusts the manifest never sees a half-written export.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from netflix_elt.core import faults
 from netflix_elt.core.errors import InputError
-from netflix_elt.core.files import file_sha256
+from netflix_elt.core.files import file_sha256, write_json_atomic
 from netflix_elt.core.home import Home
 from netflix_elt.transform import registry
 from netflix_elt.warehouse.connection import connect, table_exists, utcnow
@@ -118,8 +117,6 @@ def export_tables(home: Home, out: Path | None = None, tables: tuple[str, ...] =
         "tables": [t.__dict__ for t in exported],
     }
     faults.checkpoint("export_before_manifest")
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out / MANIFEST)
+    write_json_atomic(out / MANIFEST, manifest)
     log.info("exported %d tables to %s", len(exported), out)
     return manifest

@@ -36,6 +36,7 @@ import duckdb
 
 from netflix_elt.core import faults
 from netflix_elt.core.errors import NetflixEltError, PipelineError
+from netflix_elt.core.files import write_json_atomic
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.raw import (
     JSON_COLUMNS,
@@ -409,10 +410,7 @@ def _replay_mark(home: Home) -> Path:
 
 
 def _mark_replay(home: Home, run_id: str, where: str) -> None:
-    mark = _replay_mark(home)
-    tmp = mark.with_name(mark.name + ".tmp")
-    tmp.write_text(json.dumps({"run_id": run_id, "dataset": where}) + "\n", encoding="utf-8")
-    tmp.replace(mark)
+    write_json_atomic(_replay_mark(home), {"run_id": run_id, "dataset": where})
 
 
 def bigquery_replay_pending(home: Home) -> bool:

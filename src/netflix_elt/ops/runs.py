@@ -4,7 +4,6 @@ are closed by the next."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -16,6 +15,7 @@ import duckdb
 
 from netflix_elt.core import timing
 from netflix_elt.core.errors import NetflixEltError
+from netflix_elt.core.files import write_json_atomic
 from netflix_elt.core.home import Home
 from netflix_elt.ingest.batch import BatchResult
 from netflix_elt.quality.checks import GUARD_CHECKS, MonitorReport
@@ -162,13 +162,10 @@ def write_profile(home: Home, result: RunResult, command: str) -> None:
         "seconds": round(result.seconds, 3),
         "phases": timing.totals(),
     }
-    tmp = path.with_name(f".{PROFILE_FILE}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_json_atomic(path, body)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         # Into the log file only: a full disk under logs/ is reported once, by the log file itself.
         log.warning(
             "cannot write %s (%s): the run's profile is not kept", path, exc.strerror or exc, extra={"console": False}

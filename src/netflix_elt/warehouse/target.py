@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netflix_elt.core.errors import InputError
+from netflix_elt.core.files import write_json_atomic
 from netflix_elt.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -191,10 +192,7 @@ def remember_target(home: Home, bq: BigQueryTarget | None) -> None:
     """Record the engine in the home (first run); DuckDB homes get no file."""
     if bq is None or home_facts(home):
         return
-    path = _engine_path(home)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(bq.facts(), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(_engine_path(home), bq.facts())
     log.info("home %s: models live in BigQuery %s", home.root, bq.where)
 
 
