@@ -37,12 +37,15 @@ PARQUET_ONLY = frozenset(EXPORT_TABLES) - frozenset(KPI_VIEWS)
 FORMATS = {"parquet": "format parquet, compression zstd", "csv": "format csv, header"}
 # The order each table is written in, the one a reader of the file expects: a ranking by its
 # count, largest first, the name breaking ties (a top 10 sorted by name hides the ranking); a time
-# series by time, then ranked within each period; the catalog by its key. A table not listed
-# (a KPI added to the exposure) is written in `order by all`: deterministic, if not meaningful.
-ORDER_BY = {
-    registry.CURRENT: "show_id",
-    registry.HISTORY: "show_id, valid_from",
-    **{bridge: "show_id, position" for bridge in registry.BRIDGES},
+# series by time, then ranked within each period. The catalog, its history and the bridges
+# (`None`) are written in their storage order, deterministic for a given table: sorting a
+# million-title catalog by key doubled the time of every export (2.5 s of 4.8 s at 1M rows), for
+# readers that filter or sort on read anyway. A table not listed (a KPI added to the exposure)
+# is written in `order by all`: deterministic, if not meaningful.
+ORDER_BY: dict[str, str | None] = {
+    registry.CURRENT: None,
+    registry.HISTORY: None,
+    **dict.fromkeys(registry.BRIDGES),
     "kpi_movies_vs_tv": "total_titles desc, type",
     "kpi_titles_by_year": "release_year",
     "kpi_titles_by_country": "total_titles desc, country",
@@ -91,7 +94,8 @@ def export_tables(home: Home, out: Path | None = None, tables: tuple[str, ...] =
         if missing:
             raise InputError(f"{home.warehouse}: no transformed data yet ({missing[0]} missing); run `netflix-elt run`")
         for table in tables:
-            select = f"select * from {table} order by {ORDER_BY.get(table, 'all')}"
+            order = ORDER_BY.get(table, "all")
+            select = f"select * from {table}" + (f" order by {order}" if order else "")
             # The types of what is written (the BigQuery load takes its schema from them).
             cols = [{"name": row[0], "type": row[1]} for row in con.execute(f"describe {select}").fetchall()]
             files, digests = {}, {}

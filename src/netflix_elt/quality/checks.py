@@ -206,16 +206,31 @@ def _reconcile_current(home: Home, con: duckdb.DuckDBPyConnection, batch: str) -
     ]
 
 
+def _blank(column: str) -> str:
+    """SQL for "NULL or blank once trimmed", as `nullif(trim(c), '') is null` but trimming only a
+    value that starts with a character trim() may remove (a space, or any non-ASCII one): most
+    values start with a letter, and trimming every value of every column was most of the check's
+    time (0.85 s of 2M rows; 0.47 s so)."""
+    c = f'"{column}"'
+    return f"({c} is null or {c} = '' or ((starts_with({c}, ' ') or ascii({c}) > 127) and trim({c}) = ''))"
+
+
 def _null_rates(
     con: duckdb.DuckDBPyConnection, batch: str, previous: str | None, o: MonitorOptions
 ) -> list[CheckResult]:
     """The null rate of every optional column, against the previous batch."""
     cols = [c for c in CANONICAL_COLUMNS if c not in REQUIRED_COLUMNS]
-    exprs = ", ".join(f"avg(case when nullif(trim(\"{c}\"), '') is null then 1.0 else 0.0 end)" for c in cols)
-    now_rates = con.execute(f"select {exprs} from {RAW_TABLE} where _batch_id = ?", [batch]).fetchone() or ()
-    before = (
-        con.execute(f"select {exprs} from {RAW_TABLE} where _batch_id = ?", [previous]).fetchone() if previous else None
-    )
+    exprs = ", ".join(f"avg(case when {_blank(c)} then 1.0 else 0.0 end)" for c in cols)
+    # Both batches in one scan of the raw table (one pass over 2M rows, not two at 1M).
+    rates = {
+        row[0]: row[1:]
+        for row in con.execute(
+            f"select _batch_id, {exprs} from {RAW_TABLE} where _batch_id in (?, ?) group by _batch_id",
+            [batch, previous or batch],
+        ).fetchall()
+    }
+    now_rates = rates.get(batch, ())
+    before = rates.get(previous) if previous else None
     out = []
     for i, col in enumerate(cols):
         rate = now_rates[i]
